@@ -1,0 +1,56 @@
+using System.Text.Json.Nodes;
+using MambaByte.Core.Generation;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MambaByte.Core.Models;
+
+/// <summary>
+/// The one interface every architecture implements (Mamba, Transformer, MegaByte). The trainer, evaluator,
+/// generator and comparison use only this, never a concrete type.
+/// </summary>
+public abstract class ByteLanguageModel : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Raw UTF-8 bytes: no tokenizer.</summary>
+    public const int ByteVocabulary = 256;
+
+    protected ByteLanguageModel(string name) : base(name)
+    {
+    }
+
+    /// <summary><c>mamba</c>, <c>transformer</c> or <c>megabyte</c>.</summary>
+    public abstract string Architecture { get; }
+
+    /// <summary>The config.json written beside model.safetensors (for Mamba, the reference MambaConfig form).</summary>
+    public abstract JsonObject ConfigJson();
+
+    /// <summary>Starts an empty inference state for <paramref name="batchSize"/> sequences on the model's device and dtype.</summary>
+    public abstract IInferenceState NewState(int batchSize);
+
+    /// <summary>
+    /// Runs the full (parallel) forward over <paramref name="bytes"/> (b, l) and leaves <paramref name="state"/>
+    /// positioned after the last byte. Returns the logits (b, l, 256).
+    /// </summary>
+    public abstract Tensor Prefill(Tensor bytes, IInferenceState state);
+
+    /// <summary>Consumes one byte per sequence (b) and returns next-byte logits (b, 256).</summary>
+    public abstract Tensor Step(Tensor bytes, IInferenceState state);
+
+    /// <summary>Analytic training FLOPs per byte (forward + backward, 3× forward) at a context length.</summary>
+    public abstract double TrainingFlopsPerByte(int contextLength);
+
+    /// <summary>Analytic FLOPs to generate one byte at context position <paramref name="position"/>.</summary>
+    public abstract double GenerationFlopsPerByte(long position);
+
+    /// <summary>Number of trainable parameters (tied weights counted once).</summary>
+    public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>Mean next-byte cross-entropy in nats: <paramref name="input"/> and <paramref name="target"/> are (b, l) int64.</summary>
+    public Tensor Loss(Tensor input, Tensor target)
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = forward(input);                                  // (b, l, 256)
+        Tensor loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), target.reshape(-1));
+        return loss.MoveToOuterDisposeScope();
+    }
+}

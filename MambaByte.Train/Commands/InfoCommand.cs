@@ -1,0 +1,34 @@
+using System.CommandLine;
+using System.Text.Json;
+using MambaByte.Core.Native;
+
+namespace MambaByte.Train.Commands;
+
+/// <summary><c>mambabyte info</c>: versions, devices, threads, SIMD, and whether the native-library fix is in the build.</summary>
+public static class InfoCommand
+{
+    public static Command Create()
+    {
+        var json = new Option<bool>("--json") { Description = "print the report as JSON" };
+        var command = new Command("info", "Show TorchSharp/libtorch versions, devices, threads, SIMD support and the native-library fix") { json };
+        command.SetAction(parse =>
+        {
+            TextWriter output = parse.InvocationConfiguration.Output;
+            RuntimeReport report = RuntimeReport.Collect();
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+            output.WriteLine($"mambabyte      {typeof(InfoCommand).Assembly.GetName().Version}");
+            output.WriteLine($"TorchSharp     {report.TorchSharpVersion}");
+            output.WriteLine($"libtorch       {report.LibTorchVersion}");
+            output.WriteLine($"devices        {string.Join(", ", report.Devices)}");
+            output.WriteLine($"threads        {report.TorchThreads} torch / {report.ProcessorCount} cores");
+            output.WriteLine($"SIMD           {report.Simd}");
+            output.WriteLine($"native fix     {report.NativeFix}");
+            return 0;
+        });
+        return command;
+    }
+}

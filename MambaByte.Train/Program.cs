@@ -1,0 +1,1 @@
+return MambaByte.Train.Cli.Run(args);
