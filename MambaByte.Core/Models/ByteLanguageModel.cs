@@ -42,6 +42,12 @@ public abstract class ByteLanguageModel : nn.Module<Tensor, Tensor>
     /// <summary>Analytic FLOPs to generate one byte at context position <paramref name="position"/>.</summary>
     public abstract double GenerationFlopsPerByte(long position);
 
+    /// <summary>
+    /// Whether AdamW weight decay applies to a parameter. Default: matrices decay, vectors (biases, norm
+    /// weights) do not. Mamba also exempts <c>A_log</c> and <c>D</c>, as the reference marks them <c>_no_weight_decay</c>.
+    /// </summary>
+    public virtual bool DecaysWeight(string name, Tensor parameter) => parameter.dim() >= 2;
+
     /// <summary>Number of trainable parameters (tied weights counted once).</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
 

@@ -1,0 +1,104 @@
+using static TorchSharp.torch;
+
+namespace MambaByte.Core.Ops;
+
+/// <summary>
+/// The selective scan of Mamba (S6), as <c>selective_scan_fn</c> / <c>selective_scan_ref</c> in
+/// <c>mamba_ssm/ops/selective_scan_interface.py</c>, with one addition: gradients also flow into
+/// <c>initialState</c> and out of the returned last state, so a long document can be trained window by window
+/// with the state carried across (state-spaces/mamba #258, #536).
+///
+/// Shapes (b batch, d channels = d_inner, n = d_state, l length):
+/// u, delta, z: (b, d, l); A: (d, n); B, C: (b, n, l); D, deltaBias: (d); initialState and last state: (b, d, n).
+///
+///   Δ  = softplus(delta + deltaBias)            (softplus only when deltaSoftplus)
+///   h_t = exp(Δ_t A) ⊙ h_{t-1} + Δ_t B_t u_t     (h_0 = initialState, or zeros)
+///   y_t = C_t · h_t + D ⊙ u_t;   y_t ⊙= silu(z_t) when z is given
+///
+/// Every implementation computes in float32 at least (half and bfloat16 inputs are upcast, as the reference
+/// does) and in float64 when given float64, and returns y in the input dtype and the last state in the
+/// compute dtype.
+/// </summary>
+public static partial class SelectiveScan
+{
+    /// <summary>
+    /// The definition: a sequential loop over time in plain tensor ops. Memory O(b·d·l·n) for the discretised
+    /// A and B·u plus the autograd graph of l steps; slow, obviously correct, differentiable by autograd.
+    /// </summary>
+    public static ScanResult Reference(
+        Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C,
+        Tensor? D = null, Tensor? z = null, Tensor? deltaBias = null, bool deltaSoftplus = false,
+        Tensor? initialState = null, bool returnLastState = false)
+    {
+        CheckShapes(u, delta, A, B, C, D, z, deltaBias, initialState);
+        ScalarType inputType = u.dtype;
+        ScalarType compute = ComputeType(inputType);
+        using var scope = NewDisposeScope();
+
+        Tensor uc = u.to_type(compute), dt = delta.to_type(compute);
+        Tensor Ac = A.to_type(compute), Bc = B.to_type(compute), Cc = C.to_type(compute);
+        if (deltaBias is not null) dt = dt + deltaBias.to_type(compute).unsqueeze(-1);        // (b, d, l)
+        if (deltaSoftplus) dt = nn.functional.softplus(dt);
+
+        long batch = u.shape[0], channels = u.shape[1], length = u.shape[2], states = A.shape[1];
+        Tensor deltaA = (dt.unsqueeze(-1) * Ac.unsqueeze(1)).exp();                            // (b, d, l, n)
+        Tensor deltaBu = (dt * uc).unsqueeze(-1) * Bc.permute(0, 2, 1).unsqueeze(1);             // (b, d, l, n)
+        Tensor h = initialState?.to_type(compute) ?? zeros(batch, channels, states, dtype: compute, device: u.device);
+
+        var ys = new Tensor[length];
+        for (long t = 0; t < length; t++)
+        {
+            h = deltaA.select(2, t) * h + deltaBu.select(2, t);                                   // (b, d, n)
+            ys[t] = (h * Cc.select(2, t).unsqueeze(1)).sum(-1);                                  // (b, d)
+        }
+        Tensor y = length > 0 ? stack(ys, dim: 2) : zeros_like(uc);                              // (b, d, l)
+        if (D is not null) y = y + uc * D.to_type(compute).unsqueeze(-1);
+        if (z is not null) y = y * nn.functional.silu(z.to_type(compute));
+
+        Tensor output = y.to_type(inputType).MoveToOuterDisposeScope();
+        Tensor? last = returnLastState ? h.MoveToOuterDisposeScope() : null;
+        return new ScanResult(output, last);
+    }
+
+    /// <summary>Runs the implementation <paramref name="kind"/> names; <see cref="SelectiveScanKind.Auto"/> picks the fastest correct one for the device.</summary>
+    public static ScanResult Run(
+        SelectiveScanKind kind,
+        Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C,
+        Tensor? D = null, Tensor? z = null, Tensor? deltaBias = null, bool deltaSoftplus = false,
+        Tensor? initialState = null, bool returnLastState = false)
+    {
+        return Resolve(kind, u) switch
+        {
+            SelectiveScanKind.Reference => Reference(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState, returnLastState),
+            var other => throw new NotSupportedException($"selective scan '{other}' is not available in this build"),
+        };
+    }
+
+    /// <summary>The implementation <see cref="Run"/> uses for <paramref name="kind"/> on <paramref name="u"/>'s device and dtype.</summary>
+    public static SelectiveScanKind Resolve(SelectiveScanKind kind, Tensor u) =>
+        kind == SelectiveScanKind.Auto ? SelectiveScanKind.Reference : kind;
+
+    /// <summary>float32 for half/bfloat16/float32 inputs, float64 for float64.</summary>
+    public static ScalarType ComputeType(ScalarType input) => input == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
+    static void CheckShapes(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, Tensor? deltaBias, Tensor? initialState)
+    {
+        if (u.dim() != 3) throw new ArgumentException($"selective scan: u must be (batch, d_inner, length), got [{string.Join(", ", u.shape)}]");
+        long b = u.shape[0], d = u.shape[1], l = u.shape[2];
+        if (A.dim() != 2 || A.shape[0] != d) throw new ArgumentException($"selective scan: A must be ({d}, d_state), got [{string.Join(", ", A.shape)}]");
+        long n = A.shape[1];
+        Expect("delta", delta, b, d, l);
+        Expect("B", B, b, n, l);
+        Expect("C", C, b, n, l);
+        if (z is not null) Expect("z", z, b, d, l);
+        if (initialState is not null) Expect("initialState", initialState, b, d, n);
+        if (D is not null && (D.dim() != 1 || D.shape[0] != d)) throw new ArgumentException($"selective scan: D must be ({d}), got [{string.Join(", ", D.shape)}]");
+        if (deltaBias is not null && (deltaBias.dim() != 1 || deltaBias.shape[0] != d)) throw new ArgumentException($"selective scan: deltaBias must be ({d}), got [{string.Join(", ", deltaBias.shape)}]");
+    }
+
+    static void Expect(string name, Tensor t, params long[] shape)
+    {
+        if (!t.shape.SequenceEqual(shape))
+            throw new ArgumentException($"selective scan: {name} must be ({string.Join(", ", shape)}), got [{string.Join(", ", t.shape)}]");
+    }
+}
