@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -34,7 +35,7 @@ public static class ModelCheckpoint
         File.Move(temp, configPath, overwrite: true);
 
         var stateDict = model.state_dict();
-        var tensors = stateDict.Where(p => !IsTiedCopy(stateDict, p.Key)).ToList();
+        var tensors = stateDict.Where(p => !IsTiedCopy(model, p.Key)).ToList();
         Safetensors.Write(Path.Combine(directory, WeightsFileName), tensors,
             new Dictionary<string, string> { ["format"] = "pt", ["architecture"] = model.Architecture });
     }
@@ -75,7 +76,7 @@ public static class ModelCheckpoint
 
             var stateDict = model.state_dict();
             var problems = new List<string>();
-            var missing = stateDict.Keys.Where(k => !byName.ContainsKey(k) && !IsTiedCopy(stateDict, k)).ToList();
+            var missing = stateDict.Keys.Where(k => !byName.ContainsKey(k) && !IsTiedCopy(model, k)).ToList();
             var unexpected = byName.Keys.Where(k => !stateDict.ContainsKey(k)).ToList();
             if (missing.Count > 0) problems.Add("missing keys: " + string.Join(", ", missing));
             if (unexpected.Count > 0) problems.Add("unexpected keys: " + string.Join(", ", unexpected));
@@ -100,10 +101,7 @@ public static class ModelCheckpoint
         }
     }
 
-    // lm_head.weight is a copy of the embedding when the two are tied (the same tensor in state_dict).
-    static bool IsTiedCopy(IReadOnlyDictionary<string, Tensor> stateDict, string key) =>
-        key == "lm_head.weight"
-        && stateDict.TryGetValue("backbone.embedding.weight", out Tensor? embedding)
-        && stateDict.TryGetValue(key, out Tensor? head)
-        && embedding.Handle == head.Handle;
+    // lm_head.weight is the embedding when config.json says tie_embeddings (the reference key, shared by every architecture here).
+    static bool IsTiedCopy(ByteLanguageModel model, string key) =>
+        key == "lm_head.weight" && model.ConfigJson()["tie_embeddings"] is JsonValue v && v.GetValueKind() == JsonValueKind.True;
 }

@@ -50,6 +50,24 @@ public sealed record MambaConfig
         ? VocabSize
         : VocabSize + PadVocabSizeMultiple - VocabSize % PadVocabSizeMultiple;
 
+    /// <summary>Trainable parameters of the model this config builds, counted from the shapes (a tied head once).</summary>
+    public long ParameterCount
+    {
+        get
+        {
+            long d = DModel, e = DInner, n = DState, r = ResolvedDtRank, k = DConv, v = PaddedVocabSize;
+            long norm = RmsNorm ? d : 2 * d;
+            long layer = d * 2 * e + (Bias ? 2 * e : 0)     // in_proj
+                + e * k + (ConvBias ? e : 0)                // conv1d
+                + e * (r + 2 * n)                           // x_proj
+                + r * e + e                                 // dt_proj
+                + e * n + e                                 // A_log, D
+                + e * d + (Bias ? d : 0)                    // out_proj
+                + norm;
+            return v * d + NLayer * layer + norm + (TieEmbeddings ? 0 : v * d);
+        }
+    }
+
     /// <summary>Checks the values are usable; <paramref name="source"/> names the file in the message.</summary>
     public MambaConfig Validate(string source = "config")
     {

@@ -121,12 +121,8 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     }
 
     /// <summary>Each parameter once: a tied lm_head.weight is the embedding's (PyTorch's parameters() dedupes likewise), so optimisers update it once.</summary>
-    public override IEnumerable<(string name, Parameter parameter)> named_parameters(bool recurse = true)
-    {
-        var seen = new HashSet<IntPtr>();
-        foreach (var (name, parameter) in base.named_parameters(recurse))
-            if (seen.Add(parameter.Handle)) yield return (name, parameter);
-    }
+    public override IEnumerable<(string name, Parameter parameter)> named_parameters(bool recurse = true) =>
+        base.named_parameters(recurse).Where(p => !(Config.TieEmbeddings && p.name == "lm_head.weight"));
 
     public override IEnumerable<Parameter> parameters(bool recurse = true) => named_parameters(recurse).Select(p => p.parameter);
 
