@@ -118,6 +118,22 @@ public sealed class MambaModelTests
     }
 
     [Fact]
+    public void Float32_forward_and_recurrence_agree_within_float32_rounding()
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        using var model = new MambaLMHeadModel(TinyConfig with { Bias = true }, seed: 8);
+        Tensor bytes = RandomBytes(3, 64, 12);
+        Tensor full;
+        using (no_grad()) full = model.forward(bytes);
+        using var state = model.NewState(3);
+        Tensor recurrent = stack(Enumerable.Range(0, 64).Select(t => model.Step(bytes[.., t], state)).ToArray(), 1);
+        Assert.Equal(ScalarType.Float32, recurrent.dtype);
+        double diff = (full - recurrent).abs().max().item<float>();
+        Assert.True(diff < 1e-4, $"max |forward - step| = {diff}");
+    }
+
+    [Fact]
     public void Changing_byte_t_leaves_earlier_logits_unchanged_and_changes_logits_at_t()
     {
         SingleThreadedTorch.Ensure();
