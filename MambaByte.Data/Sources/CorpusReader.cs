@@ -126,7 +126,7 @@ public static class CorpusReader
     {
         using ParquetRowGroupReader rowGroup = reader.OpenRowGroupReader(group);
         int count = checked((int)rowGroup.RowCount);
-        if (field.ClrType == typeof(string))
+        if (IsTextColumn(field))
         {
             var values = new string?[count];
             rowGroup.ReadAsync(field, values.AsMemory(), null, cancellationToken).GetAwaiter().GetResult();
@@ -145,12 +145,17 @@ public static class CorpusReader
             : fields.FirstOrDefault(f => f.Name == column) ?? fields.FirstOrDefault(f => f.Path.ToString() == column);
         if (field is null)
             throw new InvalidDataException($"{file.FullPath}: no column '{column}' (columns: {string.Join(", ", fields.Select(f => f.Name))})");
-        if (field.ClrType != typeof(string) && field.ClrType != typeof(byte[]))
+        if (!IsTextColumn(field) && !IsBinaryColumn(field))
             throw new InvalidDataException($"{file.FullPath}: column '{field.Name}' holds {field.ClrType.Name}, not text or binary");
         if (field.IsArray)
             throw new InvalidDataException($"{file.FullPath}: column '{field.Name}' is a list; choose a column of one text value per row");
         return field;
     }
+
+    // Parquet.Net 6 reports UTF-8 columns as string or ReadOnlyMemory<char>, and binary ones as byte[] or ReadOnlyMemory<byte>.
+    static bool IsTextColumn(DataField field) => field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
+
+    static bool IsBinaryColumn(DataField field) => field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
 
     static T ParquetGuard<T>(SourceFile file, Func<T> read)
     {
