@@ -101,6 +101,25 @@ public sealed class SourcePrepareTests
     }
 
     [Fact]
+    public async Task Parquet_binary_column_keeps_invalid_utf8_bytes_exactly()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("raw.parquet");
+        var raw = new DataField<byte[]>("raw");
+        byte[][] rows = [[0xFF, 0x00, 0xC3, 0x28], [(byte)'o', (byte)'k'], [0x80]];
+        await using (FileStream stream = File.Create(path))
+        await using (ParquetWriter writer = await ParquetWriter.CreateAsync(new ParquetSchema(raw), stream))
+        {
+            using ParquetRowGroupWriter group = writer.CreateRowGroup();
+            await group.WriteAsync(raw, rows);
+        }
+
+        using ByteStore store = Prepare(dir, [path], new SourceOptions(Format: SourceFormat.Parquet, Column: "raw"), [1, 0, 0]);
+
+        StoreAssert.HoldsExactly(store, rows.Select(r => ("train", r)).ToList());
+    }
+
+    [Fact]
     public void Csv_with_quoted_newlines_and_a_custom_delimiter_keeps_each_field_exactly()
     {
         using var dir = new TempDir();
