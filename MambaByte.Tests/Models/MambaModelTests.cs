@@ -152,6 +152,26 @@ public sealed class MambaModelTests
     }
 
     [Fact]
+    public void Prefill_carries_the_state_across_training_windows_and_backpropagates_within_each()
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        using var model = new MambaLMHeadModel(TinyConfig, seed: 10);
+        model.to(float64);
+        Tensor bytes = RandomBytes(2, 60, 14);
+        Tensor full;
+        using (no_grad()) full = model.forward(bytes);
+        using var state = model.NewState(2);
+        Tensor first = model.Prefill(bytes[.., ..30], state);
+        first.sum().backward();
+        Tensor second = model.Prefill(bytes[.., 30..], state);
+        second.sum().backward();   // the state was overwritten in place after the scan used it: must not break autograd
+        Assert.True((full[.., 30..] - second.detach()).abs().max().item<double>() < 1e-9);
+        Tensor grad = model.named_parameters().First(p => p.name.EndsWith("layers.0.mixer.A_log")).parameter.grad!;
+        Assert.True(grad.isfinite().all().item<bool>() && grad.abs().sum().item<double>() > 0);
+    }
+
+    [Fact]
     public void Changing_byte_t_leaves_earlier_logits_unchanged_and_changes_logits_at_t()
     {
         SingleThreadedTorch.Ensure();
