@@ -27,6 +27,13 @@ internal sealed class BaselineJson(JsonObject json, string source)
 
     public int? OptionalInt(string key) => json[key] is JsonNode node ? Int(node, key) : null;
 
+    public long Long(string key, long fallback)
+    {
+        if (json[key] is not JsonNode node) return fallback;
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out long l)) return l;
+        throw new InvalidDataException($"{source}: '{key}' must be an integer, got {node.ToJsonString()}");
+    }
+
     public double Double(string key, double fallback) => json[key] is JsonNode node ? Double(node, key) : fallback;
 
     public bool Bool(string key, bool fallback) => json[key] is JsonNode node ? Bool(node, key) : fallback;

@@ -20,15 +20,17 @@ public sealed class ByteTransformer : ByteLanguageModel
     private readonly TransformerStack backbone;
     private readonly Linear? lm_head;
 
-    public ByteTransformer(TransformerConfig config) : base(Name)
+    /// <summary>Builds and initialises the model; <paramref name="seed"/>, when given, replaces the config's seed (and is recorded in it).</summary>
+    public ByteTransformer(TransformerConfig config, long? seed = null) : base(Name)
     {
-        Config = config.Validate();
+        config = config.Validate() with { Seed = seed ?? config.Seed };
+        Config = config;
         embedding = nn.Embedding(ByteVocabulary, config.DModel);
         backbone = new TransformerStack(config.DModel, config.NLayer, config.NHead, config.ResolvedDMlp, config.RopeTheta, config.NormEpsilon, config.Dropout, "backbone");
         if (!config.TieEmbeddings) lm_head = nn.Linear(config.DModel, ByteVocabulary, hasBias: false);
         RegisterComponents();
 
-        var generator = new Generator((ulong)config.Seed);
+        var generator = new Generator(unchecked((ulong)config.Seed));
         using (no_grad())
         {
             embedding.weight!.normal_(0.0, 0.02, generator);

@@ -33,7 +33,9 @@ public sealed record MegaByteConfig
     public double RopeTheta { get; init; } = 10000.0;
     public double NormEpsilon { get; init; } = 1e-5;
     public double Dropout { get; init; }
-    public int Seed { get; init; } = 1337;
+
+    /// <summary>Seed of the initialisation; not written to config.json (a checkpoint's weights replace it), read when present.</summary>
+    public long Seed { get; init; } = 1337;
 
     public int ByteEmbeddingWidth => DGlobal / PatchSize;
     public int ResolvedDGlobalMlp => DGlobalMlp ?? BaselineJson.SwiGluHidden(DGlobal);
@@ -246,7 +248,6 @@ public sealed record MegaByteConfig
         ["rope_theta"] = RopeTheta,
         ["norm_epsilon"] = NormEpsilon,
         ["dropout"] = Dropout,
-        ["seed"] = Seed,
     };
 
     private static readonly string[] KnownKeys =
@@ -280,7 +281,7 @@ public sealed record MegaByteConfig
             RopeTheta = reader.Double("rope_theta", defaults.RopeTheta),
             NormEpsilon = reader.Double("norm_epsilon", defaults.NormEpsilon),
             Dropout = reader.Double("dropout", defaults.Dropout),
-            Seed = reader.Int("seed", defaults.Seed),
+            Seed = reader.Long("seed", defaults.Seed),
         }.Validate(source);
     }
 }

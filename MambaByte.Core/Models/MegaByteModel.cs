@@ -36,9 +36,11 @@ public sealed class MegaByteModel : ByteLanguageModel
     private readonly TransformerStack local_model;
     private readonly Linear lm_head;
 
-    public MegaByteModel(MegaByteConfig config) : base(Name)
+    /// <summary>Builds and initialises the model; <paramref name="seed"/>, when given, replaces the config's seed (and is recorded in it).</summary>
+    public MegaByteModel(MegaByteConfig config, long? seed = null) : base(Name)
     {
-        Config = config.Validate();
+        config = config.Validate() with { Seed = seed ?? config.Seed };
+        Config = config;
         int width = config.DGlobal, slot = config.ByteEmbeddingWidth;
         global_embedding = nn.Embedding(ByteVocabulary, slot);
         global_pad = nn.Parameter(zeros(width));
@@ -51,7 +53,7 @@ public sealed class MegaByteModel : ByteLanguageModel
         lm_head = nn.Linear(config.DLocal, ByteVocabulary, hasBias: false);
         RegisterComponents();
 
-        var generator = new Generator((ulong)config.Seed);
+        var generator = new Generator(unchecked((ulong)config.Seed));
         using (no_grad())
         {
             foreach (Tensor t in new[] { global_embedding.weight!, global_pad, global_position, global_to_local.weight!, local_embedding.weight!, local_pad, lm_head.weight! })

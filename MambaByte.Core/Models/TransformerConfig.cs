@@ -25,8 +25,8 @@ public sealed record TransformerConfig
     /// <summary>Dropout on attention weights and both residual branches (only while training). Off by default.</summary>
     public double Dropout { get; init; }
 
-    /// <summary>Seed of the nanoGPT initialisation.</summary>
-    public int Seed { get; init; } = 1337;
+    /// <summary>Seed of the nanoGPT initialisation; not written to config.json (a checkpoint's weights replace it), read when present.</summary>
+    public long Seed { get; init; } = 1337;
 
     public int ResolvedDMlp => DMlp ?? BaselineJson.SwiGluHidden(DModel);
     public int HeadDim => DModel / NHead;
@@ -144,7 +144,6 @@ public sealed record TransformerConfig
             ["rope_theta"] = RopeTheta,
             ["norm_epsilon"] = NormEpsilon,
             ["dropout"] = Dropout,
-            ["seed"] = Seed,
         };
         return json;
     }
@@ -172,7 +171,7 @@ public sealed record TransformerConfig
             RopeTheta = reader.Double("rope_theta", defaults.RopeTheta),
             NormEpsilon = reader.Double("norm_epsilon", defaults.NormEpsilon),
             Dropout = reader.Double("dropout", defaults.Dropout),
-            Seed = reader.Int("seed", defaults.Seed),
+            Seed = reader.Long("seed", defaults.Seed),
         }.Validate(source);
     }
 }

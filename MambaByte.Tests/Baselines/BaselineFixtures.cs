@@ -34,7 +34,7 @@ internal static class BaselineFixtures
     public static Tensor RandomBytes(long batch, long length, int seed) =>
         randint(0, ByteLanguageModel.ByteVocabulary, [batch, length], dtype: int64, generator: new Generator((ulong)seed));
 
-    public static double MaxAbsDifference(Tensor a, Tensor b) => (a - b).abs().max().item<double>();
+    public static double MaxAbsDifference(Tensor a, Tensor b) => (a - b).abs().max().to_type(float64).item<double>();
 
     /// <summary>
     /// Perturbs byte <paramref name="t"/> of every sequence and returns the largest logit change before t

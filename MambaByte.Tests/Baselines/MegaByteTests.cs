@@ -124,7 +124,7 @@ public sealed class MegaByteTests
         JsonObject json = config.ConfigJson();
         Assert.Equal("megabyte", (string)json["architecture"]!);
         MegaByteConfig back = MegaByteConfig.FromConfigJson(JsonNode.Parse(json.ToJsonString())!.AsObject());
-        Assert.Equal(config with { DGlobalMlp = config.ResolvedDGlobalMlp, DLocalMlp = config.ResolvedDLocalMlp }, back);
+        Assert.Equal(config with { DGlobalMlp = config.ResolvedDGlobalMlp, DLocalMlp = config.ResolvedDLocalMlp, Seed = 1337 }, back);
 
         json["d_global"] = 100;
         Assert.Equal("m/config.json: 'd_global' must be a positive multiple of patch_size 6, got 100",
