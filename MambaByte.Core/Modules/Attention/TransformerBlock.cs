@@ -8,18 +8,18 @@ namespace MambaByte.Core.Modules.Attention;
 public sealed class TransformerBlock : nn.Module
 {
     private readonly double dropout;
-    private readonly RmsNorm attn_norm;
+    private readonly RMSNorm attn_norm;
     private readonly CausalSelfAttention attn;
-    private readonly RmsNorm mlp_norm;
+    private readonly RMSNorm mlp_norm;
     private readonly SwiGluMlp mlp;
 
     public TransformerBlock(int width, int headCount, int mlpHidden, double ropeTheta, double normEpsilon, double dropout, string name = "block")
         : base(name)
     {
         this.dropout = dropout;
-        attn_norm = new RmsNorm(width, normEpsilon);
+        attn_norm = new RMSNorm(width, normEpsilon);
         attn = new CausalSelfAttention(width, headCount, ropeTheta, dropout);
-        mlp_norm = new RmsNorm(width, normEpsilon);
+        mlp_norm = new RMSNorm(width, normEpsilon);
         mlp = new SwiGluMlp(width, mlpHidden);
         RegisterComponents();
     }

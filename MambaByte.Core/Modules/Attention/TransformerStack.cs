@@ -12,7 +12,7 @@ namespace MambaByte.Core.Modules.Attention;
 public sealed class TransformerStack : nn.Module
 {
     private readonly ModuleList<TransformerBlock> layers;
-    private readonly RmsNorm norm_f;
+    private readonly RMSNorm norm_f;
 
     public TransformerStack(int width, int layerCount, int headCount, int mlpHidden, double ropeTheta, double normEpsilon, double dropout, string name = "stack")
         : base(name)
@@ -20,7 +20,7 @@ public sealed class TransformerStack : nn.Module
         layers = new ModuleList<TransformerBlock>();
         for (int i = 0; i < layerCount; i++)
             layers.Add(new TransformerBlock(width, headCount, mlpHidden, ropeTheta, normEpsilon, dropout));
-        norm_f = new RmsNorm(width, normEpsilon);
+        norm_f = new RMSNorm(width, normEpsilon);
         RegisterComponents();
     }
 
