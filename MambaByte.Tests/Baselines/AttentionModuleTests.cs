@@ -77,6 +77,61 @@ public sealed class AttentionModuleTests
             }
     }
 
+    /// <summary>
+    /// Values and gradients (input and both weight matrices) of the module against attention written with plain
+    /// tensor ops: explicit cos/sin rotation, q·kᵀ/√hd with a −∞ upper triangle, softmax, values, projection.
+    /// float64 tightly, float32 loosely.
+    /// </summary>
+    [Theory]
+    [InlineData(ScalarType.Float64, 1e-10)]
+    [InlineData(ScalarType.Float32, 2e-5)]
+    public void CausalSelfAttention_values_and_gradients_match_plain_softmax_attention(ScalarType dtype, double tolerance)
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        const int width = 12, heads = 3, headDim = 4, length = 7, batch = 2;
+        var attention = new CausalSelfAttention(width, heads, 10000.0, dropout: 0.0);
+        attention.to(dtype);
+        var generator = new Generator(9);
+        using (no_grad())
+            foreach (var (_, p) in attention.named_parameters()) p.copy_(randn(p.shape, dtype: float64, generator: generator) * 0.4);
+        var parameters = attention.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        Tensor wqkv = parameters["qkv_proj.weight"], wout = parameters["out_proj.weight"];
+        Tensor x = randn([batch, length, width], dtype: float64, generator: generator).to_type(dtype).requires_grad_();
+        Tensor upstream = randn([batch, length, width], dtype: float64, generator: generator).to_type(dtype);
+
+        Tensor actual = attention.Forward(x, null);
+        var actualGrads = autograd.grad([(actual * upstream).sum()], [x, wqkv, wout]);
+
+        Tensor refWqkv = wqkv.detach().clone().requires_grad_(), refWout = wout.detach().clone().requires_grad_();
+        Tensor refX = x.detach().clone().requires_grad_();
+        Tensor qkv = matmul(refX, refWqkv.t());                                                          // (b, l, 3w)
+        Tensor Heads(Tensor t) => t.view(batch, length, heads, headDim).transpose(1, 2);                // (b, h, l, hd)
+        Tensor q = Heads(qkv.narrow(-1, 0, width)), k = Heads(qkv.narrow(-1, width, width)), v = Heads(qkv.narrow(-1, 2 * width, width));
+        double[] angles = new double[length * headDim / 2];
+        for (int i = 0; i < length; i++)
+            for (int c = 0; c < headDim / 2; c++) angles[i * headDim / 2 + c] = i * Math.Pow(10000.0, -2.0 * c / headDim);
+        Tensor angle = tensor(angles, dtype: float64).view(length, headDim / 2);
+        Tensor cos = cat([angle.cos(), angle.cos()], -1).to_type(dtype), sin = cat([angle.sin(), angle.sin()], -1).to_type(dtype);
+        Tensor RotateHalf(Tensor t) => cat([-t.narrow(-1, headDim / 2, headDim / 2), t.narrow(-1, 0, headDim / 2)], -1);
+        q = q * cos + RotateHalf(q) * sin;
+        k = k * cos + RotateHalf(k) * sin;
+        Tensor scores = matmul(q, k.transpose(-1, -2)) / Math.Sqrt(headDim);                             // (b, h, l, l)
+        Tensor future = ones([length, length], dtype: ScalarType.Bool).triu(1);
+        Tensor weights = scores.masked_fill(future, double.NegativeInfinity).softmax(-1);
+        Tensor mixed = matmul(weights, v).transpose(1, 2).reshape(batch, length, width);                 // (b, l, w)
+        Tensor expected = matmul(mixed, refWout.t());
+        var expectedGrads = autograd.grad([(expected * upstream).sum()], [refX, refWqkv, refWout]);
+
+        Assert.True(BaselineFixtures.MaxAbsDifference(actual, expected) < tolerance);
+        for (int i = 0; i < 3; i++)
+        {
+            double scale = Math.Max(1.0, expectedGrads[i].abs().max().to_type(float64).item<double>());
+            Assert.True(BaselineFixtures.MaxAbsDifference(actualGrads[i], expectedGrads[i]) < tolerance * scale, $"gradient {i}");
+            Assert.True(expectedGrads[i].abs().max().to_type(float64).item<double>() > 1e-3);
+        }
+    }
+
     [Fact]
     public void Rotary_embedding_makes_query_key_products_depend_only_on_the_offset()
     {
