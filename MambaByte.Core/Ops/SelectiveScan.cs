@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MambaByte.Core.Ops;
@@ -70,13 +71,23 @@ public static partial class SelectiveScan
         return Resolve(kind, u) switch
         {
             SelectiveScanKind.Reference => Reference(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState, returnLastState),
-            var other => throw new NotSupportedException($"selective scan '{other}' is not available in this build"),
+            SelectiveScanKind.Parallel => Parallel(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState, returnLastState),
+            SelectiveScanKind.FusedCpu => FusedCpu(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState, returnLastState),
+            var other => throw new ArgumentException($"selective scan: unknown kind '{other}'"),
         };
     }
 
-    /// <summary>The implementation <see cref="Run"/> uses for <paramref name="kind"/> on <paramref name="u"/>'s device and dtype.</summary>
-    public static SelectiveScanKind Resolve(SelectiveScanKind kind, Tensor u) =>
-        kind == SelectiveScanKind.Auto ? SelectiveScanKind.Reference : kind;
+    /// <summary>
+    /// The implementation <see cref="Run"/> uses for <paramref name="kind"/> on <paramref name="u"/>'s device and dtype:
+    /// Auto is <see cref="SelectiveScanKind.FusedCpu"/> for float32/float64 CPU tensors and
+    /// <see cref="SelectiveScanKind.Parallel"/> otherwise (CUDA, half, bfloat16).
+    /// </summary>
+    public static SelectiveScanKind Resolve(SelectiveScanKind kind, Tensor u) => kind switch
+    {
+        SelectiveScanKind.Auto when u.device_type == DeviceType.CPU && u.dtype is ScalarType.Float32 or ScalarType.Float64 => SelectiveScanKind.FusedCpu,
+        SelectiveScanKind.Auto => SelectiveScanKind.Parallel,
+        _ => kind,
+    };
 
     /// <summary>float32 for half/bfloat16/float32 inputs, float64 for float64.</summary>
     public static ScalarType ComputeType(ScalarType input) => input == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
