@@ -46,11 +46,13 @@ public static partial class SelectiveScan
         Tensor deltaBu = (dt * uc).unsqueeze(-1) * Bc.permute(0, 2, 1).unsqueeze(1);             // (b, d, l, n)
         Tensor h = initialState?.to_type(compute) ?? zeros(batch, channels, states, dtype: compute, device: u.device);
 
+        // unbind, not select(t) per step: select's backward writes a full-size zero tensor each step (quadratic in l).
+        Tensor[] decays = deltaA.unbind(2), inputs = deltaBu.unbind(2), readouts = Cc.unbind(2);  // l × (b, d, n), l × (b, n)
         var ys = new Tensor[length];
         for (long t = 0; t < length; t++)
         {
-            h = deltaA.select(2, t) * h + deltaBu.select(2, t);                                   // (b, d, n)
-            ys[t] = (h * Cc.select(2, t).unsqueeze(1)).sum(-1);                                  // (b, d)
+            h = decays[t] * h + inputs[t];                                                        // (b, d, n)
+            ys[t] = (h * readouts[t].unsqueeze(1)).sum(-1);                                      // (b, d)
         }
         Tensor y = length > 0 ? stack(ys, dim: 2) : zeros_like(uc);                              // (b, d, l)
         if (D is not null) y = y + uc * D.to_type(compute).unsqueeze(-1);
