@@ -31,14 +31,15 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         {
             (long first, long end) = Range(channels, tasks, task);
             var state = new T[args.PaddedStates];
-            fixed (T* h = state)
+            var steps = new T[args.Length];
+            fixed (T* h = state, dts = steps)
             {
-                for (long c = first; c < end; c++) ForwardChannel(args, c, h);
+                for (long c = first; c < end; c++) ForwardChannel(args, c, h, dts);
             }
         });
     }
 
-    static void ForwardChannel(in ScanBuffers p, long channel, T* h)
+    static void ForwardChannel(in ScanBuffers p, long channel, T* h, T* dts)
     {
         long bi = channel / p.Channels, di = channel % p.Channels, l = p.Length, np = p.PaddedStates;
         T* u = (T*)p.U + channel * l, delta = (T*)p.Delta + channel * l, y = (T*)p.Y + channel * l;
@@ -51,13 +52,13 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
 
         if (p.H0 == 0) new Span<T>(h, (int)np).Clear();
         else new Span<T>((T*)p.H0 + channel * np, (int)np).CopyTo(new Span<T>(h, (int)np));
+        Steps(delta, bias, p.Softplus, dts, l);
 
         for (long t = 0; t < l; t++)
         {
             if (checkpoints != null && t % p.ChunkLength == 0)
                 new Span<T>(h, (int)np).CopyTo(new Span<T>(checkpoints + t / p.ChunkLength * np, (int)np));
-            T dt = Discretisation(delta[t] + bias, p.Softplus);
-            T ut = u[t], dtu = dt * ut;
+            T dt = dts[t], dtu = dt * u[t];
             T* bRow = bt + t * np, cRow = ct + t * np;
             Vector256<T> acc = Vector256<T>.Zero;
             for (long j = 0; j < np; j += Width)
@@ -67,10 +68,9 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
                 hj.Store(h + j);
                 acc += Vector256.Load(cRow + j) * hj;
             }
-            T yt = Vector256.Sum(acc) + skip * ut;
-            if (z != null) yt *= Silu(z[t]);
-            y[t] = yt;
+            y[t] = Vector256.Sum(acc);
         }
+        SkipAndGate(y, u, skip, z, l);
         new Span<T>(h, (int)np).CopyTo(new Span<T>((T*)p.Last + channel * np, (int)np));
     }
 
@@ -90,13 +90,15 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
             long np = args.PaddedStates, k = args.ChunkLength;
             var states = new T[(k + 1) * np];
             var decays = new T[k * np];
-            var steps = new T[k];
-            var gatedInputs = new T[k];
+            var steps = new T[args.Length];
+            var stepSlopes = new T[args.Length];
+            var preGate = new T[k];
+            var gradIn = new T[k];
             var adjoint = new T[np];
             var dA = new T[np];
-            fixed (T* hs = states, ds = decays, dts = steps, ys = gatedInputs, dh = adjoint, da = dA)
+            fixed (T* hs = states, ds = decays, dts = steps, slopes = stepSlopes, ys = preGate, gs = gradIn, dh = adjoint, da = dA)
             {
-                var scratch = new Scratch(hs, ds, dts, ys, dh, da);
+                var scratch = new Scratch(hs, ds, dts, slopes, ys, gs, dh, da);
                 T* dBt = (T*)args.DBtPartial + (long)task * args.Length * np;
                 T* dCt = (T*)args.DCtPartial + (long)task * args.Length * np;
                 for (long di = first; di < end; di++) BackwardChannel(args, bi * args.Channels + di, scratch, dBt, dCt);
@@ -104,9 +106,10 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         });
     }
 
-    readonly struct Scratch(T* states, T* decays, T* steps, T* preGate, T* adjoint, T* dA)
+    /// <summary>Per-task scratch: chunk states (K+1)×np and decays K×np, Δ and dΔ/d(raw delta) for the whole row, and per-chunk pre-gate outputs and ∂L/∂y.</summary>
+    readonly struct Scratch(T* states, T* decays, T* steps, T* stepSlopes, T* preGate, T* gradIn, T* adjoint, T* dA)
     {
-        public readonly T* States = states, Decays = decays, Steps = steps, PreGate = preGate, Adjoint = adjoint, DA = dA;
+        public readonly T* States = states, Decays = decays, Steps = steps, StepSlopes = stepSlopes, PreGate = preGate, GradIn = gradIn, Adjoint = adjoint, DA = dA;
     }
 
     static void BackwardChannel(in ScanBuffers p, long channel, in Scratch s, T* dBt, T* dCt)
@@ -126,6 +129,8 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         else new Span<T>((T*)p.GradLast + channel * np, (int)np).CopyTo(dh);
         new Span<T>(s.DA, (int)np).Clear();
         T dSkip = T.Zero;
+        Steps(delta, bias, p.Softplus, s.Steps, l);
+        if (p.Softplus) SigmoidRow(delta, bias, s.StepSlopes, l);
 
         for (long chunk = p.Chunks - 1; chunk >= 0; chunk--)
         {
@@ -135,9 +140,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
             for (long t = t0; t < t1; t++)
             {
                 long i = t - t0;
-                T dt = Discretisation(delta[t] + bias, p.Softplus);
-                s.Steps[i] = dt;
-                T ut = u[t], dtu = dt * ut;
+                T dt = s.Steps[t], dtu = dt * u[t];
                 T* bRow = bt + t * np, cRow = ct + t * np, hPrev = s.States + i * np, hNext = hPrev + np, dec = s.Decays + i * np;
                 Vector256<T> acc = Vector256<T>.Zero;
                 for (long j = 0; j < np; j += Width)
@@ -148,33 +151,25 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
                     hj.Store(hNext + j);
                     acc += Vector256.Load(cRow + j) * hj;
                 }
-                s.PreGate[i] = Vector256.Sum(acc) + skip * ut;
+                s.PreGate[i] = Vector256.Sum(acc);
             }
+            GateBackward(gy + t0, u + t0, skip, z == null ? null : z + t0, dz == null ? null : dz + t0, s.PreGate, s.GradIn, t1 - t0);
             // Adjoint recurrence backwards through the chunk.
             for (long t = t1 - 1; t >= t0; t--)
             {
                 long i = t - t0;
-                T g = gy[t];
-                if (z != null)
-                {
-                    T zt = z[t], sig = Sigmoid(zt);
-                    dz[t] = g * s.PreGate[i] * sig * (T.One + zt * (T.One - sig));
-                    g *= zt * sig;
-                }
-                T ut = u[t], dt = s.Steps[i];
+                T g = s.GradIn[i], ut = u[t], dt = s.Steps[t], dtu = dt * ut;
                 dSkip += g * ut;
                 T* bRow = bt + t * np, cRow = ct + t * np, hPrev = s.States + i * np, hNext = hPrev + np, dec = s.Decays + i * np;
                 T* dbRow = dBt + t * np, dcRow = dCt + t * np;
                 Vector256<T> stepAcc = Vector256<T>.Zero, inputAcc = Vector256<T>.Zero;
-                T dtu = dt * ut;
                 for (long j = 0; j < np; j += Width)
                 {
                     Vector256<T> bj = Vector256.Load(bRow + j), decay = Vector256.Load(dec + j);
                     (Vector256.Load(dcRow + j) + Vector256.Load(hNext + j) * g).Store(dcRow + j);
                     Vector256<T> adj = Vector256.Load(s.Adjoint + j) + Vector256.Load(cRow + j) * g;  // ∂L/∂h_t
                     Vector256<T> dExponent = adj * Vector256.Load(hPrev + j) * decay;                     // ∂L/∂(Δ_t·A)
-                    Vector256<T> aj = Vector256.Load(a + j);
-                    stepAcc += dExponent * aj + adj * bj * ut;
+                    stepAcc += dExponent * Vector256.Load(a + j) + adj * bj * ut;
                     (Vector256.Load(s.DA + j) + dExponent * dt).Store(s.DA + j);
                     (Vector256.Load(dbRow + j) + adj * dtu).Store(dbRow + j);
                     inputAcc += adj * bj;
@@ -182,7 +177,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
                 }
                 du[t] = g * skip + dt * Vector256.Sum(inputAcc);
                 T dStep = Vector256.Sum(stepAcc);
-                ddelta[t] = p.Softplus ? dStep * Sigmoid(delta[t] + bias) : dStep;
+                ddelta[t] = p.Softplus ? dStep * s.StepSlopes[t] : dStep;
             }
         }
         dh.CopyTo(new Span<T>((T*)p.GradH0 + channel * np, (int)np));
@@ -190,13 +185,87 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         ((T*)p.GradDPartial)[channel] = dSkip;
     }
 
+    /// <summary>Δ for a whole row: delta + bias, through softplus when asked (vectorised over time).</summary>
+    static void Steps(T* delta, T bias, bool softplus, T* dts, long l)
+    {
+        long t = 0;
+        var vb = Vector256.Create(bias);
+        for (; t + Width <= l; t += Width)
+        {
+            Vector256<T> x = Vector256.Load(delta + t) + vb;
+            (softplus ? Softplus(x) : x).Store(dts + t);
+        }
+        for (; t < l; t++) dts[t] = softplus ? Softplus(delta[t] + bias) : delta[t] + bias;
+    }
+
+    /// <summary>sigmoid(delta + bias) for a whole row: the slope of softplus.</summary>
+    static void SigmoidRow(T* delta, T bias, T* slopes, long l)
+    {
+        long t = 0;
+        var vb = Vector256.Create(bias);
+        for (; t + Width <= l; t += Width) Sigmoid(Vector256.Load(delta + t) + vb).Store(slopes + t);
+        for (; t < l; t++) slopes[t] = Sigmoid(delta[t] + bias);
+    }
+
+    /// <summary>y ← (y + D·u) ⊙ silu(z) over a row (vectorised over time).</summary>
+    static void SkipAndGate(T* y, T* u, T skip, T* z, long l)
+    {
+        long t = 0;
+        var vs = Vector256.Create(skip);
+        for (; t + Width <= l; t += Width)
+        {
+            Vector256<T> yt = Vector256.Load(y + t) + vs * Vector256.Load(u + t);
+            if (z != null)
+            {
+                Vector256<T> zt = Vector256.Load(z + t);
+                yt *= zt * Sigmoid(zt);
+            }
+            yt.Store(y + t);
+        }
+        for (; t < l; t++)
+        {
+            T yt = y[t] + skip * u[t];
+            y[t] = z == null ? yt : yt * z[t] * Sigmoid(z[t]);
+        }
+    }
+
+    /// <summary>
+    /// Backward of the skip and gate over a chunk: from ∂L/∂out (gy) and the recomputed C·h (preGate, completed
+    /// here with D·u), writes ∂L/∂z and the gradient reaching C·h + D·u (gradIn).
+    /// </summary>
+    static void GateBackward(T* gy, T* u, T skip, T* z, T* dz, T* preGate, T* gradIn, long count)
+    {
+        long i = 0;
+        var vs = Vector256.Create(skip);
+        for (; i + Width <= count; i += Width)
+        {
+            Vector256<T> g = Vector256.Load(gy + i);
+            if (z != null)
+            {
+                Vector256<T> zt = Vector256.Load(z + i), sig = Sigmoid(zt);
+                Vector256<T> yPre = Vector256.Load(preGate + i) + vs * Vector256.Load(u + i);
+                (g * yPre * sig * (Vector256<T>.One + zt * (Vector256<T>.One - sig))).Store(dz + i);
+                g *= zt * sig;
+            }
+            g.Store(gradIn + i);
+        }
+        for (; i < count; i++)
+        {
+            T g = gy[i];
+            if (z != null)
+            {
+                T zt = z[i], sig = Sigmoid(zt), yPre = preGate[i] + skip * u[i];
+                dz[i] = g * yPre * sig * (T.One + zt * (T.One - sig));
+                g *= zt * sig;
+            }
+            gradIn[i] = g;
+        }
+    }
+
     /// <summary>Splits the work into a few tasks per core so uneven cores still finish together.</summary>
     public static int TaskCount(long items) => (int)Math.Max(1, Math.Min(items, 4L * Environment.ProcessorCount));
 
     static (long First, long End) Range(long items, int parts, int part) => (items * part / parts, items * (part + 1) / parts);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static T Discretisation(T x, bool softplus) => softplus ? Softplus(x) : x;
 
     /// <summary>log(1 + eˣ) as torch computes it (threshold 20), with an accurate log1p.</summary>
     static T Softplus(T x)
@@ -206,9 +275,28 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         return onePlus == T.One ? e : T.Log(onePlus) * e / (onePlus - T.One);
     }
 
+    /// <summary>The vector form of <see cref="Softplus(T)"/>: the same formula lane by lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Softplus(Vector256<T> x)
+    {
+        Vector256<T> e = Exp(Vector256.Min(x, Vector256.Create(T.CreateTruncating(20))));
+        Vector256<T> onePlus = Vector256<T>.One + e, below = onePlus - Vector256<T>.One;
+        Vector256<T> log1p = Vector256.ConditionalSelect(Vector256.Equals(below, Vector256<T>.Zero), e, Log(onePlus) * e / below);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(T.CreateTruncating(20))), x, log1p);
+    }
+
     static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
 
-    static T Silu(T x) => x * Sigmoid(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Sigmoid(Vector256<T> x) => Vector256<T>.One / (Vector256<T>.One + Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Log(Vector256<T> x)
+    {
+        if (typeof(T) == typeof(float)) return Vector256.Log(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.Log(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException($"selective scan kernel: {typeof(T).Name} is not supported");
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<T> Exp(Vector256<T> x)
