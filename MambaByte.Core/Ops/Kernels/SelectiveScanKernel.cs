@@ -54,10 +54,13 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         else new Span<T>((T*)p.H0 + channel * np, (int)np).CopyTo(new Span<T>(h, (int)np));
         Steps(delta, bias, p.Softplus, dts, l);
 
-        for (long t = 0; t < l; t++)
+        for (long t = 0, nextCheckpoint = 0; t < l; t++)
         {
-            if (checkpoints != null && t % p.ChunkLength == 0)
-                new Span<T>(h, (int)np).CopyTo(new Span<T>(checkpoints + t / p.ChunkLength * np, (int)np));
+            if (t == nextCheckpoint)
+            {
+                if (checkpoints != null) new Span<T>(h, (int)np).CopyTo(new Span<T>(checkpoints + t / p.ChunkLength * np, (int)np));
+                nextCheckpoint += p.ChunkLength;
+            }
             T dt = dts[t], dtu = dt * u[t];
             T* bRow = bt + t * np, cRow = ct + t * np;
             Vector256<T> acc = Vector256<T>.Zero;
