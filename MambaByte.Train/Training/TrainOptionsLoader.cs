@@ -15,6 +15,7 @@ public static class TrainOptionsLoader
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
         WriteIndented = true,
     };
 
