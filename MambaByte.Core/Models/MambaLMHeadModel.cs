@@ -1,0 +1,159 @@
+using System.Text.Json.Nodes;
+using MambaByte.Core.Generation;
+using MambaByte.Core.Ops;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MambaByte.Core.Models;
+
+/// <summary>
+/// The byte-level Mamba language model, <c>MambaLMHeadModel</c> of <c>mamba_ssm/models/mixer_seq_simple.py</c>.
+/// <c>state_dict()</c> keys are exactly the reference's (<c>backbone.embedding.weight</c>,
+/// <c>backbone.layers.{i}.mixer.in_proj.weight</c>, …, <c>backbone.norm_f.weight</c>, <c>lm_head.weight</c>), so
+/// checkpoints move between this and <c>mamba_ssm</c> unchanged.
+/// </summary>
+public sealed class MambaLMHeadModel : ByteLanguageModel
+{
+#pragma warning disable IDE1006 // state_dict names follow the reference
+    readonly MambaBackbone backbone;
+    readonly Linear lm_head;
+#pragma warning restore IDE1006
+
+    /// <summary>
+    /// Builds the model with the reference initialisation. <paramref name="seed"/> seeds torch's global generator
+    /// first (as the reference relies on <c>torch.manual_seed</c>), so the same seed gives the same weights.
+    /// </summary>
+    public MambaLMHeadModel(MambaConfig config, long seed = 0) : base(nameof(MambaLMHeadModel))
+    {
+        Config = config.Validate();
+        manual_seed(seed);
+        backbone = new MambaBackbone(config);
+        lm_head = nn.Linear(config.DModel, config.PaddedVocabSize, hasBias: false);
+        InitWeights();
+        if (config.TieEmbeddings) lm_head.weight = backbone.Embedding.weight!;
+        RegisterComponents();
+    }
+
+    public MambaConfig Config { get; }
+
+    public MambaBackbone Backbone => backbone;
+
+    /// <summary>Which selective-scan implementation the parallel forward uses (Auto: the fastest correct one for the device).</summary>
+    public SelectiveScanKind ScanKind { get; set; } = SelectiveScanKind.Auto;
+
+    public override string Architecture => "mamba";
+
+    public ScalarType DType => backbone.Embedding.weight!.dtype;
+
+    public Device Device => backbone.Embedding.weight!.device;
+
+    public override JsonObject ConfigJson() => Config.ToJson();
+
+    /// <summary>bytes (b, l) int64 → logits (b, l, 256).</summary>
+    public override Tensor forward(Tensor bytes)
+    {
+        using var scope = NewDisposeScope();
+        return Head(backbone.Forward(bytes, null, ScanKind)).MoveToOuterDisposeScope();
+    }
+
+    public override IInferenceState NewState(int batchSize) =>
+        new MambaInferenceState(batchSize, Config.NLayer, Config.DInner, Config.DConv, Config.DState, DType, Device);
+
+    public override Tensor Prefill(Tensor bytes, IInferenceState state)
+    {
+        MambaInferenceState mambaState = AsMambaState(state, bytes.shape[0]);
+        using var scope = NewDisposeScope();
+        Tensor logits = Head(backbone.Forward(bytes, mambaState, ScanKind));                  // (b, l, 256)
+        mambaState.Advance(bytes.shape[1]);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    public override Tensor Step(Tensor bytes, IInferenceState state)
+    {
+        MambaInferenceState mambaState = AsMambaState(state, bytes.shape[0]);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor logits = Head(backbone.Step(bytes, mambaState));                               // (b, 256)
+        mambaState.Advance(1);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// FLOPs of one forward byte. Conventions: a matmul is 2·in·out; every elementwise add, multiply, exp, log or
+    /// reciprocal is 1; SiLU = 4 (exp, add, reciprocal, multiply); softplus = 3 (exp, add, log); RMSNorm = 4·d
+    /// (square, sum, scale, weight) and LayerNorm = 7·d. Per layer, with d = d_model, e = d_inner, n = d_state,
+    /// r = dt_rank, k = d_conv:
+    ///   residual add d + norm + in_proj 2·d·2e (+2e bias) + conv 2k·e (+e bias) + SiLU 4e + x_proj 2e(r+2n)
+    ///   + dt_proj 2r·e + bias e + softplus 3e + scan 7e·n + e (exp(ΔA) 2, Δu·B 1, h update 2, C·h 2 per state;
+    ///   Δ·u once) + D·u 2e + gate SiLU 4e + multiply e + out_proj 2e·d (+d bias).
+    /// Then the final residual add d, final norm and the LM head 2·d·V (V the padded vocabulary). A = −exp(A_log)
+    /// and the embedding lookup are not per-byte work and count 0. The recurrent step does the same work.
+    /// </summary>
+    public double ForwardFlopsPerByte()
+    {
+        double d = Config.DModel, e = Config.DInner, n = Config.DState, r = Config.ResolvedDtRank, k = Config.DConv;
+        double norm = Config.RmsNorm ? 4 * d : 7 * d;
+        double layer = d + norm
+            + 2 * d * 2 * e + (Config.Bias ? 2 * e : 0)
+            + 2 * k * e + (Config.ConvBias ? e : 0) + 4 * e
+            + 2 * e * (r + 2 * n)
+            + 2 * r * e + e + 3 * e
+            + 7 * e * n + e
+            + 2 * e
+            + 4 * e + e
+            + 2 * e * d + (Config.Bias ? d : 0);
+        return Config.NLayer * layer + d + norm + 2 * d * Config.PaddedVocabSize;
+    }
+
+    /// <summary>3 × the forward count (backward ≈ 2 × forward); Mamba's cost per byte does not depend on the context length.</summary>
+    public override double TrainingFlopsPerByte(int contextLength) => 3 * ForwardFlopsPerByte();
+
+    /// <summary>The recurrent step's count, the same at every position (constant time per byte).</summary>
+    public override double GenerationFlopsPerByte(long position) => ForwardFlopsPerByte();
+
+    /// <summary>A_log and D (the reference's <c>_no_weight_decay</c>), biases and norm weights do not decay.</summary>
+    public override bool DecaysWeight(string name, Tensor parameter)
+    {
+        string leaf = name[(name.LastIndexOf('.') + 1)..];
+        if (leaf is "A_log" or "D") return false;
+        return parameter.dim() >= 2;
+    }
+
+    /// <summary>Each parameter once: a tied lm_head.weight is the embedding's (PyTorch's parameters() dedupes likewise), so optimisers update it once.</summary>
+    public override IEnumerable<(string name, Parameter parameter)> named_parameters(bool recurse = true) =>
+        base.named_parameters(recurse).Where(p => !(Config.TieEmbeddings && p.name == "lm_head.weight"));
+
+    public override IEnumerable<Parameter> parameters(bool recurse = true) => named_parameters(recurse).Select(p => p.parameter);
+
+    Tensor Head(Tensor hidden)
+    {
+        Tensor logits = lm_head.forward(hidden);                                               // (..., padded vocab)
+        return Config.PaddedVocabSize == ByteVocabulary ? logits : logits.narrow(-1, 0, ByteVocabulary);
+    }
+
+    MambaInferenceState AsMambaState(IInferenceState state, long batch)
+    {
+        if (state is not MambaInferenceState mambaState)
+            throw new ArgumentException($"a Mamba model needs a {nameof(MambaInferenceState)}, got {state.GetType().Name}");
+        if (mambaState.BatchSize != batch)
+            throw new ArgumentException($"inference state is for batch {mambaState.BatchSize}, got {batch} sequences");
+        return mambaState;
+    }
+
+    // _init_weights: zero every Linear bias except dt_proj's (_no_reinit), embedding ~ N(0, 0.02²), and out_proj
+    // kaiming-uniform(a=√5) scaled by 1/√n_layer (one residual per layer, as d_intermediate = 0).
+    void InitWeights()
+    {
+        using var noGrad = no_grad();
+        nn.init.normal_(backbone.Embedding.weight!, 0.0, 0.02);
+        foreach (var block in backbone.Layers)
+        {
+            var mixer = block.Mixer;
+            if (mixer.InProj.bias is not null) nn.init.zeros_(mixer.InProj.bias);
+            if (mixer.OutProj.bias is not null) nn.init.zeros_(mixer.OutProj.bias);
+            nn.init.kaiming_uniform_(mixer.OutProj.weight!, a: Math.Sqrt(5));
+            mixer.OutProj.weight!.div_(Math.Sqrt(Config.NLayer));
+        }
+    }
+}
