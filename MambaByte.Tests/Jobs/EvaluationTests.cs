@@ -1,3 +1,4 @@
+using MambaByte.Tests.Support;
 using MambaByte.Core.Evaluation;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
@@ -55,7 +56,7 @@ public sealed class EvaluationTests
     {
         // A bigram's prediction needs only the previous byte, which every scored position has in its window,
         // so the windowed sum must equal the full forward's if each byte is scored once.
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         manual_seed(1);
         using var model = new RecurrentTestModel(8, memory: false);
         model.to(float64);
@@ -71,7 +72,7 @@ public sealed class EvaluationTests
     [Fact]
     public void Carried_state_eval_equals_the_full_forward_of_a_recurrent_model()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         manual_seed(2);
         using var model = new RecurrentTestModel(8, memory: true);
         model.to(float64);

@@ -1,3 +1,4 @@
+using MambaByte.Tests.Support;
 using System.Text;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
@@ -27,7 +28,7 @@ public sealed class GenerationTests
     [Fact]
     public void Greedy_generation_equals_the_argmax_of_the_full_forward_at_each_step()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         manual_seed(3);
         using var model = new RecurrentTestModel(8);
         AssertGreedyMatchesFullForward(model, Encoding.UTF8.GetBytes("The "), 24);
@@ -36,7 +37,7 @@ public sealed class GenerationTests
     [Fact]
     public void The_same_seed_generates_the_same_bytes()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         manual_seed(4);
         using var model = new RecurrentTestModel(8);
         byte[] Run(ulong seed) => ByteGenerator.Generate(model, "x"u8, 40, new SamplingOptions(Temperature: 1, TopK: 50, TopP: 0.95, Seed: seed)).Bytes;

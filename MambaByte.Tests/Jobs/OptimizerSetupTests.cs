@@ -1,3 +1,4 @@
+using MambaByte.Tests.Support;
 using MambaByte.Core.Native;
 using MambaByte.Train.Training;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ public sealed class OptimizerSetupTests
     [Fact]
     public void Matrices_decay_while_biases_and_vectors_do_not()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         using var model = new RecurrentTestModel(4);
         (IReadOnlyList<string> decay, IReadOnlyList<string> noDecay) = OptimizerSetup.Groups(model);
         Assert.Equal(["embed.weight", "head.weight"], decay.Order().ToArray());
@@ -19,7 +20,7 @@ public sealed class OptimizerSetupTests
     [Fact]
     public void Weight_decay_shrinks_only_the_decayed_group()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         using var model = new RecurrentTestModel(4);
         var options = new TrainOptions { Lr = 0.1, WeightDecay = 0.5 };
         using var optimizer = OptimizerSetup.Create(model, options);

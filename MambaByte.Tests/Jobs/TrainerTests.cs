@@ -12,7 +12,7 @@ public sealed class TrainerTests
     [Fact]
     public void Resume_after_an_interruption_reproduces_the_uninterrupted_losses_exactly()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         using var temp = new TempDir();
         string straight = temp.File("straight"), interrupted = temp.File("interrupted");
 
@@ -49,7 +49,7 @@ public sealed class TrainerTests
     [Fact]
     public void A_crash_mid_checkpoint_write_leaves_the_previous_checkpoint_loadable()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         using var temp = new TempDir();
         string run = temp.File("run");
         TrainOptions options = TestTraining.Options(run) with { CheckpointEvery = 2, MaxSteps = 6, EvalEvery = 0 };
@@ -78,7 +78,7 @@ public sealed class TrainerTests
     [Fact]
     public void A_nan_loss_stops_before_the_update_naming_the_step_and_keeps_the_last_checkpoint()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         using var temp = new TempDir();
         string run = temp.File("run");
         TrainOptions options = TestTraining.Options(run) with { CheckpointEvery = 2, GradAccum = 1, EvalEvery = 0 };
@@ -97,7 +97,7 @@ public sealed class TrainerTests
     [Fact]
     public void Too_little_disk_space_or_an_unwritable_output_folder_is_reported_before_training()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         using var temp = new TempDir();
         TrainingServices tight = TestTraining.Services() with { FreeSpace = _ => 1_000_000 };
         var e = Assert.Throws<IOException>(() => new Trainer(TestTraining.Options(temp.File("run")), tight, new PlainProgress(TextWriter.Null)).Run());
@@ -114,7 +114,7 @@ public sealed class TrainerTests
     [Fact]
     public void Checkpoints_keep_the_last_k_and_the_best_by_eval_bits_per_byte()
     {
-        TorchRuntime.EnsureLoaded();
+        SingleThreadedTorch.Ensure();
         using var temp = new TempDir();
         string run = temp.File("run");
         TrainOptions options = TestTraining.Options(run) with { CheckpointEvery = 1, KeepLast = 2, EvalEvery = 2, GradAccum = 1 };

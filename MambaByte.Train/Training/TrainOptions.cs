@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json.Serialization;
 
 namespace MambaByte.Train.Training;
 
@@ -41,7 +42,7 @@ public sealed record TrainOptions
     [Description("cache folder for prepared shipped datasets (default: beside the dataset)")] public string CacheDir { get; init; } = "";
     [Description("write TensorBoard event files to <out>/tensorboard")] public bool Tensorboard { get; init; } = true;
 
-    public long BytesPerStep => (long)Context * BatchSize * GradAccum;
+    [JsonIgnore] public long BytesPerStep => (long)Context * BatchSize * GradAccum;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()

@@ -215,7 +215,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
     {
         string of = options.MaxSteps > 0 ? $"/{options.MaxSteps}" : "";
         return string.Create(CultureInfo.InvariantCulture,
-            $"step {step}{of} | loss {loss:F4} | bpb {loss / Math.Log(2):F4} | lr {lr:E2} | {bytesPerSecond / 1000:F1} kB/s | MFU {mfu * 100:F2}% | ETA {eta}");
+            $"step {step}{of} | loss {loss:F4} | bpb {loss / Math.Log(2):F4} | lr {lr:0.00E+00} | {bytesPerSecond / 1000:F1} kB/s | MFU {mfu * 100:F2}% | ETA {eta}");
     }
 
     string Eta(long step, long bytesSeen, double seconds, double bytesPerSecond)
