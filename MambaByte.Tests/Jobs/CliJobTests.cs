@@ -3,7 +3,9 @@ using System.Text.Json;
 using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
+using MambaByte.Tests.Models;
 using MambaByte.Tests.Support;
+using MambaByte.Train.Training;
 using MambaByte.Train;
 using static TorchSharp.torch;
 
@@ -143,5 +145,50 @@ public sealed class CliJobTests
 
         var badOption = Run("train", "--lr", "fast", "--out", temp.File("run"));
         Assert.Equal("mambabyte: error: --lr fast: expected a number", badOption.Error.Trim());
+    }
+
+    [Fact]
+    public void An_official_mamba_ssm_directory_evaluates_without_conversion()
+    {
+        SingleThreadedTorch.Ensure();
+        using var temp = new TempDir();
+        string official = temp.File("official");
+        Directory.CreateDirectory(official);
+        new ReferenceCheckpointFiles(seed: 4, tied: true).WriteDirectory(official, "BF16");
+        byte[] text = Encoding.UTF8.GetBytes("Blessed are the meek: for they shall inherit the earth.");
+        File.WriteAllBytes(temp.File("verse.txt"), text);
+
+        var (exit, output, error) = Run("eval", "--checkpoint", official, "--data", temp.File("verse.txt"), "--json", "--device", "cpu");
+        Assert.True(exit == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal(1024, json.RootElement.GetProperty("context").GetInt32());     // no trainer state: the default context
+        using ByteLanguageModel model = ModelCheckpoint.Load(official, CPU);
+        Assert.Equal(EvaluationTests.FullForwardBits(model, text) / (text.Length - 1), json.RootElement.GetProperty("bits_per_byte").GetDouble(), 1e-6);
+    }
+
+    [Fact]
+    public void Train_resume_through_the_command_line_takes_options_and_run_directory_from_the_checkpoint()
+    {
+        SingleThreadedTorch.Ensure();
+        using var temp = new TempDir();
+        string run = temp.File("run");
+        string[] common = ["--data", "kjv", "--context", "16", "--batch-size", "2", "--log-every", "1", "--eval-every", "0",
+            "--eval-bytes", "200", "--tensorboard", "false", "--device", "cpu", "--decay-steps", "4"];
+        var first = Run(["train", .. common, "--max-steps", "2", "--out", run]);
+        Assert.True(first.Exit == 0, first.Error);
+        Assert.Contains("  max-steps        = 2", first.Output);
+
+        // Only the new limit is given: context, batch size, data and --out come from the checkpoint.
+        var resumed = Run("train", "--resume", Path.Combine(run, "checkpoints", "step-2"), "--max-steps", "4");
+        Assert.True(resumed.Exit == 0, resumed.Error);
+        Assert.Contains("  context          = 16", resumed.Output);
+        Assert.Contains($"resumed from {Path.Combine(run, "checkpoints", "step-2")} at step 2", resumed.Output);
+        Assert.Equal([1L, 2L, 3L, 4L], MetricsLog.Read(Path.Combine(run, "metrics.csv")).Where(r => r.Kind == "train").Select(r => r.Step));
+
+        var straight = Run(["train", .. common, "--max-steps", "4", "--out", temp.File("straight")]);
+        Assert.True(straight.Exit == 0, straight.Error);
+        Assert.Equal(
+            MetricsLog.Read(temp.File("straight/metrics.csv")).Where(r => r.Kind == "train").Select(r => r.Loss),
+            MetricsLog.Read(Path.Combine(run, "metrics.csv")).Where(r => r.Kind == "train").Select(r => r.Loss));
     }
 }
