@@ -168,6 +168,7 @@ public sealed record MambaConfig
     public static MambaConfig FromJson(JsonObject json, string source = "config.json")
     {
         var reader = new ConfigReader(source);
+        if (json["model_type"] is JsonNode modelType) return FromHuggingFaceJson(json, reader.String(modelType, "model_type"), source);
         foreach (var (key, _) in json)
             if (key is not ("d_model" or "d_intermediate" or "n_layer" or "vocab_size" or "ssm_cfg" or "attn_layer_idx" or "attn_cfg"
                 or "rms_norm" or "residual_in_fp32" or "fused_add_norm" or "pad_vocab_size_multiple" or "tie_embeddings"
@@ -223,6 +224,53 @@ public sealed record MambaConfig
                     _ => throw new InvalidDataException($"{source}: unknown key '{k}'"),
                 };
             }
+        }
+        return config.Validate(source);
+    }
+
+    /// <summary>
+    /// Hugging Face transformers' <c>MambaConfig</c> (<c>"model_type": "mamba"</c>): its architecture keys map to
+    /// ours (hidden_size → d_model, num_hidden_layers → n_layer, state_size → d_state, conv_kernel → d_conv,
+    /// time_step_* → dt_*, use_bias/use_conv_bias, layer_norm_epsilon, tie_word_embeddings); its other keys
+    /// (token ids, dtype, versions, initialisation ranges) do not change the computation and are ignored.
+    /// </summary>
+    static MambaConfig FromHuggingFaceJson(JsonObject json, string modelType, string source)
+    {
+        var reader = new ConfigReader(source);
+        if (modelType != "mamba")
+            throw new InvalidDataException($"{source}: 'model_type' is \"{modelType}\"; only Hugging Face \"mamba\" (Mamba1) configs are supported");
+        if (json["hidden_act"] is JsonNode act && reader.String(act, "hidden_act") != "silu")
+            throw new InvalidDataException($"{source}: 'hidden_act' must be \"silu\", got {act.ToJsonString()}");
+        if (json["hidden_size"] is null) throw new InvalidDataException($"{source}: missing required key 'hidden_size'");
+        if (json["num_hidden_layers"] is null) throw new InvalidDataException($"{source}: missing required key 'num_hidden_layers'");
+
+        var config = new MambaConfig
+        {
+            DModel = reader.Int(json["hidden_size"]!, "hidden_size"),
+            NLayer = reader.Int(json["num_hidden_layers"]!, "num_hidden_layers"),
+            PadVocabSizeMultiple = 1,
+        };
+        foreach (var (key, value) in json)
+        {
+            config = key switch
+            {
+                "vocab_size" => config with { VocabSize = reader.Int(value!, key) },
+                "state_size" => config with { DState = reader.Int(value!, key) },
+                "conv_kernel" => config with { DConv = reader.Int(value!, key) },
+                "expand" => config with { Expand = reader.Int(value!, key) },
+                "time_step_rank" => config with { DtRank = value is JsonValue jv && jv.TryGetValue(out string? s) && s == "auto" ? null : reader.Int(value!, key) },
+                "time_step_min" => config with { DtMin = reader.Double(value!, key) },
+                "time_step_max" => config with { DtMax = reader.Double(value!, key) },
+                "time_step_floor" => config with { DtInitFloor = reader.Double(value!, key) },
+                "time_step_scale" => config with { DtScale = reader.Double(value!, key) },
+                "time_step_init_scheme" => config with { DtInit = reader.String(value!, key) },
+                "use_bias" => config with { Bias = reader.Bool(value!, key) },
+                "use_conv_bias" => config with { ConvBias = reader.Bool(value!, key) },
+                "layer_norm_epsilon" => config with { NormEpsilon = reader.Double(value!, key) },
+                "residual_in_fp32" => config with { ResidualInFp32 = reader.Bool(value!, key) },
+                "tie_word_embeddings" => config with { TieEmbeddings = reader.Bool(value!, key) },
+                _ => config,
+            };
         }
         return config.Validate(source);
     }

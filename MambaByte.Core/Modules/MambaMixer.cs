@@ -100,7 +100,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
         Tensor A = -A_log.to_type(compute).exp();                                              // (d_inner, d_state)
         ScanResult scan = SelectiveScan.Run(scanKind, xc.contiguous(), delta.contiguous(), A, B.contiguous(), C.contiguous(),
             D: D.to_type(compute), z: z.contiguous(), deltaBias: dt_proj.bias!.to_type(compute), deltaSoftplus: true,
-            initialState: state?.SsmState, returnLastState: state is not null);
+            initialState: state?.SsmState.clone(), returnLastState: state is not null);   // a copy: autograd may keep it, and the state is overwritten below
 
         if (state is not null)
         {

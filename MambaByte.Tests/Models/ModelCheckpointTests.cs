@@ -80,6 +80,31 @@ public sealed class ModelCheckpointTests
     }
 
     [Fact]
+    public void Hugging_face_transformers_directory_loads_and_gives_the_scalar_reference_logits()
+    {
+        SingleThreadedTorch.Ensure();
+        using var dir = new TempDir();
+        var files = new ReferenceCheckpointFiles(seed: 6, tied: true);
+        files.WriteDirectory(dir.Path, rename: new Dictionary<string, string> { ["backbone.embedding.weight"] = "backbone.embeddings.weight" });
+        File.WriteAllText(Path.Combine(dir.Path, "config.json"), $$"""
+            {"architectures": ["MambaForCausalLM"], "model_type": "mamba", "hidden_size": {{ReferenceCheckpointFiles.DModel}},
+             "num_hidden_layers": {{ReferenceCheckpointFiles.NLayer}}, "vocab_size": 256, "state_size": {{ReferenceCheckpointFiles.DState}},
+             "conv_kernel": {{ReferenceCheckpointFiles.DConv}}, "expand": 2, "time_step_rank": "auto", "use_bias": false,
+             "use_conv_bias": true, "hidden_act": "silu", "layer_norm_epsilon": 1e-05, "residual_in_fp32": true,
+             "tie_word_embeddings": true, "bos_token_id": 0, "torch_dtype": "float32", "transformers_version": "4.44.0"}
+            """);
+        using var model = ModelCheckpoint.Load(dir.Path, CPU);
+        model.to(float64);
+        using var scope = NewDisposeScope();
+        double[][] expected = files.ScalarLogits(SampleBytes);
+        Tensor reference = tensor(expected.SelectMany(r => r).ToArray(), [expected.Length, 256], float64);
+        Assert.True((LogitsOf(model, SampleBytes) - reference).abs().max().item<double>() < 1e-10);
+
+        File.WriteAllText(Path.Combine(dir.Path, "config.json"), """{"model_type": "mamba2", "hidden_size": 8, "num_hidden_layers": 2}""");
+        Assert.Contains("'model_type' is \"mamba2\"", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(dir.Path, CPU)).Message);
+    }
+
+    [Fact]
     public void Save_then_load_is_bit_exact()
     {
         SingleThreadedTorch.Ensure();
