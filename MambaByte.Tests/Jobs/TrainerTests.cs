@@ -129,4 +129,17 @@ public sealed class TrainerTests
         Assert.Equal(best.BitsPerByte, bestState.BestEvalBitsPerByte);
         Assert.True(File.Exists(Path.Combine(run, "run.json")));
     }
+
+    [Fact]
+    public void The_byte_limit_ends_the_run_at_the_step_that_reaches_it()
+    {
+        SingleThreadedTorch.Ensure();
+        using var temp = new TempDir();
+        TrainOptions options = TestTraining.Options(temp.File("run")) with { MaxSteps = 0, EvalEvery = 0 };
+        // 16 bytes × 2 rows × 2 micro-batches = 64 bytes per step: 150 bytes end the run after step 3.
+        options = options with { MaxBytes = 150 };
+        TrainingOutcome outcome = new Trainer(options, TestTraining.Services(), new PlainProgress(TextWriter.Null)).Run();
+        Assert.Equal(3, outcome.Step);
+        Assert.Equal([64L, 128L, 192L], TrainRows(temp.File("run")).Select(r => r.Bytes));
+    }
 }
