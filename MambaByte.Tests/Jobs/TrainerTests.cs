@@ -6,6 +6,8 @@ namespace MambaByte.Tests.Jobs;
 
 public sealed class TrainerTests
 {
+    static int CountOf(string text, string tag) => (text.Length - text.Replace(tag, "").Length) / tag.Length;
+
     static List<MetricsRow> TrainRows(string run) =>
         MetricsLog.Read(Path.Combine(run, "metrics.csv")).Where(r => r.Kind == "train").ToList();
 
@@ -117,8 +119,14 @@ public sealed class TrainerTests
         SingleThreadedTorch.Ensure();
         using var temp = new TempDir();
         string run = temp.File("run");
-        TrainOptions options = TestTraining.Options(run) with { CheckpointEvery = 1, KeepLast = 2, EvalEvery = 2, GradAccum = 1 };
+        TrainOptions options = TestTraining.Options(run) with { CheckpointEvery = 1, KeepLast = 2, EvalEvery = 2, GradAccum = 1, Tensorboard = true };
         new Trainer(options, TestTraining.Services(), new PlainProgress(TextWriter.Null)).Run();
+
+        // TensorBoard: one event file whose records carry the scalar tags.
+        string events = Assert.Single(Directory.GetFiles(Path.Combine(run, "tensorboard"), "events.out.tfevents.*"));
+        string raw = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(events));
+        Assert.Equal(6, CountOf(raw, "train/loss"));
+        Assert.Equal(3, CountOf(raw, "eval/bits_per_byte"));
 
         Assert.Equal(["step-5", "step-6"], Directory.GetDirectories(Path.Combine(run, "checkpoints")).Select(d => Path.GetFileName(d)!).Order().ToArray());
         var evals = MetricsLog.Read(Path.Combine(run, "metrics.csv")).Where(r => r.Kind == "eval").ToList();
