@@ -3,11 +3,21 @@ using MambaByte.Train.Training;
 
 namespace MambaByte.Train.Models;
 
-/// <summary>The model <c>train</c> starts from: the architecture's preset, with <c>--d-model</c>/<c>--n-layer</c> overriding it.</summary>
+/// <summary>The model <c>train</c> starts from: <c>--model-config</c> when given, else the architecture's preset with <c>--d-model</c>/<c>--n-layer</c> overriding it.</summary>
 public static class ModelBuilder
 {
     public static ByteLanguageModel FromOptions(TrainOptions options)
     {
+        if (!string.IsNullOrEmpty(options.ModelConfig))
+        {
+            ByteLanguageModel model = ModelFactory.FromConfigFile(options.ModelConfig, options.Seed);
+            if (model.Architecture != options.Arch)
+            {
+                model.Dispose();
+                throw new ArgumentException($"--model-config {options.ModelConfig}: describes a {model.Architecture} model but --arch is {options.Arch}");
+            }
+            return model;
+        }
         switch (options.Arch)
         {
             case "mamba":
