@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MambaByte.Core.Ops;
@@ -45,11 +46,13 @@ public static partial class SelectiveScan
         Tensor deltaBu = (dt * uc).unsqueeze(-1) * Bc.permute(0, 2, 1).unsqueeze(1);             // (b, d, l, n)
         Tensor h = initialState?.to_type(compute) ?? zeros(batch, channels, states, dtype: compute, device: u.device);
 
+        // unbind, not select(t) per step: select's backward writes a full-size zero tensor each step (quadratic in l).
+        Tensor[] decays = deltaA.unbind(2), inputs = deltaBu.unbind(2), readouts = Cc.unbind(2);  // l × (b, d, n), l × (b, n)
         var ys = new Tensor[length];
         for (long t = 0; t < length; t++)
         {
-            h = deltaA.select(2, t) * h + deltaBu.select(2, t);                                   // (b, d, n)
-            ys[t] = (h * Cc.select(2, t).unsqueeze(1)).sum(-1);                                  // (b, d)
+            h = decays[t] * h + inputs[t];                                                        // (b, d, n)
+            ys[t] = (h * readouts[t].unsqueeze(1)).sum(-1);                                      // (b, d)
         }
         Tensor y = length > 0 ? stack(ys, dim: 2) : zeros_like(uc);                              // (b, d, l)
         if (D is not null) y = y + uc * D.to_type(compute).unsqueeze(-1);
@@ -70,13 +73,23 @@ public static partial class SelectiveScan
         return Resolve(kind, u) switch
         {
             SelectiveScanKind.Reference => Reference(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState, returnLastState),
-            var other => throw new NotSupportedException($"selective scan '{other}' is not available in this build"),
+            SelectiveScanKind.Parallel => Parallel(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState, returnLastState),
+            SelectiveScanKind.FusedCpu => FusedCpu(u, delta, A, B, C, D, z, deltaBias, deltaSoftplus, initialState, returnLastState),
+            var other => throw new ArgumentException($"selective scan: unknown kind '{other}'"),
         };
     }
 
-    /// <summary>The implementation <see cref="Run"/> uses for <paramref name="kind"/> on <paramref name="u"/>'s device and dtype.</summary>
-    public static SelectiveScanKind Resolve(SelectiveScanKind kind, Tensor u) =>
-        kind == SelectiveScanKind.Auto ? SelectiveScanKind.Reference : kind;
+    /// <summary>
+    /// The implementation <see cref="Run"/> uses for <paramref name="kind"/> on <paramref name="u"/>'s device and dtype:
+    /// Auto is <see cref="SelectiveScanKind.FusedCpu"/> for float32/float64 CPU tensors and
+    /// <see cref="SelectiveScanKind.Parallel"/> otherwise (CUDA, half, bfloat16).
+    /// </summary>
+    public static SelectiveScanKind Resolve(SelectiveScanKind kind, Tensor u) => kind switch
+    {
+        SelectiveScanKind.Auto when u.device_type == DeviceType.CPU && u.dtype is ScalarType.Float32 or ScalarType.Float64 => SelectiveScanKind.FusedCpu,
+        SelectiveScanKind.Auto => SelectiveScanKind.Parallel,
+        _ => kind,
+    };
 
     /// <summary>float32 for half/bfloat16/float32 inputs, float64 for float64.</summary>
     public static ScalarType ComputeType(ScalarType input) => input == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
