@@ -20,6 +20,8 @@ public sealed class RealModelTrainingTests
 
     [Theory]
     [InlineData("mamba")]
+    [InlineData("transformer")]
+    [InlineData("megabyte")]
     public void A_real_model_on_kjv_resumes_to_the_uninterrupted_losses_exactly(string arch)
     {
         SingleThreadedTorch.Ensure();
