@@ -52,6 +52,8 @@ public static class ComparisonReportWriter
         md.AppendLine();
         md.AppendLine("## Generation speed (bytes/s, batch 1, after a prompt of N bytes)");
         md.AppendLine();
+        Line($"Median of single-byte steps through each model's inference state, positions timed in alternating rounds, {GenerationSpeed.Threads} torch intra-op thread on the CPU.");
+        md.AppendLine();
         var positions = report.Architectures.SelectMany(r => r.Generation).Select(g => g.Position).Distinct().Order().ToList();
         md.AppendLine("| architecture | " + string.Join(" | ", positions.Select(p => $"N = {p}")) + " |");
         md.AppendLine("|---|" + string.Concat(positions.Select(_ => "---:|")));

@@ -172,9 +172,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         string checkpoint = CheckpointStore.Resolve(runDirectory);
         using ByteLanguageModel model = ModelCheckpoint.Load(checkpoint, DeviceOption.Parse(options.Device));
         BitsPerByteResult test = BitsPerByteEvaluator.Windowed(model, [testBytes], options.Context, options.Context, options.BatchSize, cancellationToken);
-        var generation = options.GenerationPositions
-            .Select(p => GenerationSpeed.Measure(model, testBytes, p, options.GenerationBytes, cancellationToken))
-            .ToList();
+        IReadOnlyList<GenerationSpeedPoint> generation = GenerationSpeed.Measure(model, testBytes, options.GenerationPositions, options.GenerationBytes, cancellationToken);
         double flopsPerByte = model.TrainingFlopsPerByte(options.Context);
 
         List<MetricsRow> rows = MetricsLog.Read(Path.Combine(runDirectory, "metrics.csv"));

@@ -1,54 +1,82 @@
 using System.Diagnostics;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MambaByte.Train.Compare;
 
 /// <summary>
-/// Measures bytes/s of generation at a context position: one parallel prefill of the first <c>position</c> bytes
-/// (untimed), one warm-up step, then <c>bytes</c> timed single-byte steps through the model's own inference state
-/// (Mamba's recurrent state, the Transformer's KV cache, MegaByte's two caches), as <see cref="ByteGenerator"/> runs them;
-/// each step is timed on its own and the median step gives bytes/s.
-/// The logits are copied to the host every step, as sampling would.
+/// Measures bytes/s of generation at context positions: for each position one parallel prefill of that many bytes
+/// (untimed) and one warm-up step, then single-byte steps through the model's own inference state (Mamba's
+/// recurrent state, the Transformer's KV cache, MegaByte's two caches), as <see cref="ByteGenerator"/> runs them,
+/// with the logits copied to the host every step as sampling would. The positions take turns in short rounds, so
+/// a burst of load from other processes falls on all of them alike; each step is timed on its own and the median
+/// step gives bytes/s. Steps run on <see cref="Threads"/> intra-op thread: a batch-1 step is a chain of tiny ops
+/// that a second thread cannot speed up, and on a shared CPU its spinning workers made steps tens of times slower.
 /// </summary>
 public static class GenerationSpeed
 {
-    public static GenerationSpeedPoint Measure(ByteLanguageModel model, ReadOnlySpan<byte> text, long position, int bytes, CancellationToken cancellationToken = default)
+    /// <summary>Intra-op threads while generation is timed (the previous setting is restored afterwards).</summary>
+    public const int Threads = 1;
+
+    const int Rounds = 16;
+
+    public static IReadOnlyList<GenerationSpeedPoint> Measure(
+        ByteLanguageModel model, ReadOnlySpan<byte> text, IReadOnlyList<long> positions, int bytes, CancellationToken cancellationToken = default)
     {
-        if (position < 1) throw new ArgumentException($"generation position {position}: expected >= 1 (a prompt of at least one byte)");
+        if (positions.Count == 0 || positions.Any(p => p < 1)) throw new ArgumentException("generation positions: expected positive integers (a prompt of at least one byte)");
         if (bytes < 1) throw new ArgumentException($"generation bytes {bytes}: expected >= 1");
         if (text.Length == 0) throw new ArgumentException("generation speed needs some text to use as the prompt");
         Device device = ByteGenerator.ModelDevice(model);
-        // The prompt and fed bytes repeat the text when it is shorter than the position: speed does not depend on content.
-        long[] ids = new long[position + 1 + bytes];
-        for (long i = 0; i < ids.Length; i++) ids[i] = text[(int)(i % text.Length)];
         float[] row = new float[ByteLanguageModel.ByteVocabulary];
         bool wasTraining = model.training;
         model.eval();
+        var states = new List<IInferenceState>();
+        int threadsBefore = get_num_threads();
         try
         {
+            if (device.type == DeviceType.CPU) set_num_threads(Threads);
             using var noGrad = no_grad();
-            using IInferenceState state = model.NewState(1);
-            using (var scope = NewDisposeScope())
+            // The prompt and the fed bytes repeat the text when it is shorter: speed does not depend on content.
+            var ids = new List<long[]>();
+            foreach (long position in positions)
             {
-                Tensor prompt = tensor(ids.AsSpan(0, (int)position).ToArray(), [1, position], device: device);   // (1, position)
-                Tensor logits = model.Prefill(prompt, state);                                                       // (1, position, 256)
-                logits[0, -1].cpu().data<float>().CopyTo(row);
+                long[] sequence = new long[position + 1 + bytes];
+                for (long i = 0; i < sequence.Length; i++) sequence[i] = text[(int)(i % text.Length)];
+                ids.Add(sequence);
+                IInferenceState state = model.NewState(1);
+                states.Add(state);
+                using (var scope = NewDisposeScope())
+                {
+                    Tensor prompt = tensor(sequence.AsSpan(0, (int)position).ToArray(), [1, position], device: device);   // (1, position)
+                    Tensor logits = model.Prefill(prompt, state);                                                            // (1, position, 256)
+                    logits[0, -1].cpu().data<float>().CopyTo(row);
+                }
+                StepOnce(model, state, sequence[position], device, row);   // warm-up: first-step allocations stay untimed
             }
-            StepOnce(model, state, ids[position], device, row);              // warm-up: first-step allocations stay untimed
-            var stepSeconds = new double[bytes];
-            for (int i = 0; i < bytes; i++)
+
+            var stepSeconds = positions.Select(_ => new double[bytes]).ToArray();
+            int done = 0;
+            while (done < bytes)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                long start = Stopwatch.GetTimestamp();
-                StepOnce(model, state, ids[position + 1 + i], device, row);
-                stepSeconds[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                int chunk = Math.Min(bytes - done, Math.Max(1, bytes / Rounds));
+                for (int k = 0; k < positions.Count; k++)
+                    for (int i = done; i < done + chunk; i++)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        long start = Stopwatch.GetTimestamp();
+                        StepOnce(model, states[k], ids[k][positions[k] + 1 + i], device, row);
+                        stepSeconds[k][i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    }
+                done += chunk;
             }
-            return new GenerationSpeedPoint(position, bytes, stepSeconds.Sum(), Median(stepSeconds), model.GenerationFlopsPerByte(position));
+            return positions.Select((p, k) => new GenerationSpeedPoint(p, bytes, stepSeconds[k].Sum(), Median(stepSeconds[k]), model.GenerationFlopsPerByte(p))).ToList();
         }
         finally
         {
+            foreach (IInferenceState state in states) state.Dispose();
+            if (get_num_threads() != threadsBefore) set_num_threads(threadsBefore);
             model.train(wasTraining);
         }
     }
