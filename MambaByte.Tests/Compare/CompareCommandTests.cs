@@ -123,6 +123,41 @@ public sealed class CompareCommandTests
     }
 
     [Fact]
+    public void An_interrupted_comparison_resumes_to_the_uninterrupted_losses()
+    {
+        SingleThreadedTorch.Ensure();
+        using var temp = new TempDir();
+        ComparisonOptions Options(string outDirectory) => new()
+        {
+            Data = "kjv", Architectures = ["mamba", "transformer"], Match = "flops", Size = "1", BudgetFlops = 1e8,
+            Context = Context, BatchSize = Batch, Seed = 9, Device = "cpu", Out = outDirectory, Evaluations = 2, EvalBytes = 256,
+            TestBytes = 256, GenerationPositions = [8], GenerationBytes = 2,
+        };
+        string straight = temp.File("straight"), split = temp.File("split");
+        Assert.NotNull(new ComparisonRunner(Options(straight), TextWriter.Null).Run("straight"));
+
+        // Cancelled before its first step: Mamba saves a step-0 checkpoint, the Transformer never starts, no report.
+        using (var cancelled = new CancellationTokenSource())
+        {
+            cancelled.Cancel();
+            Assert.Null(new ComparisonRunner(Options(split), TextWriter.Null).Run("split", cancelled.Token));
+        }
+        Assert.False(Directory.Exists(Path.Combine(ComparisonRunner.RunDirectory(split, "transformer"), "checkpoints")));
+        Assert.False(File.Exists(Path.Combine(split, ComparisonReportWriter.JsonFile)));
+        var output = new StringWriter();
+        ComparisonReport? resumed = new ComparisonRunner(Options(split), output).Run("split");
+        Assert.NotNull(resumed);
+        Assert.Contains("mamba: resuming", output.ToString());
+
+        foreach (string arch in new[] { "mamba", "transformer" })
+        {
+            List<MetricsRow> expected = MetricsLog.Read(Path.Combine(ComparisonRunner.RunDirectory(straight, arch), "metrics.csv"));
+            List<MetricsRow> actual = MetricsLog.Read(Path.Combine(ComparisonRunner.RunDirectory(split, arch), "metrics.csv"));
+            Assert.Equal(expected.Select(r => (r.Kind, r.Step, r.Bytes, r.Loss, r.BitsPerByte)), actual.Select(r => (r.Kind, r.Step, r.Bytes, r.Loss, r.BitsPerByte)));
+        }
+    }
+
+    [Fact]
     public void Compare_refuses_two_budgets_and_a_run_directory_of_another_model()
     {
         using var temp = new TempDir();
