@@ -19,7 +19,9 @@ public static class ModelFactory
         return architecture switch
         {
             "mamba" => new MambaLMHeadModel(MambaConfig.FromJson(config, source), seed),
-            _ => throw new InvalidDataException($"{source}: unknown architecture \"{architecture}\" (this build knows: mamba)"),
+            TransformerConfig.ArchitectureName => new ByteTransformer(TransformerConfig.FromConfigJson(config, source), seed),
+            MegaByteConfig.ArchitectureName => new MegaByteModel(MegaByteConfig.FromConfigJson(config, source), seed),
+            _ => throw new InvalidDataException($"{source}: unknown architecture \"{architecture}\" (this build knows: mamba, transformer, megabyte)"),
         };
     }
 
