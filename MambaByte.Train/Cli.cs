@@ -11,6 +11,7 @@ public static class Cli
         var root = new RootCommand("MambaByte: token-free byte-level language models (Mamba, Transformer, MegaByte)");
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(PrepareCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 
