@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace MambaByte.Core.Ops;
 
 /// <summary>
-/// Times a selective-scan implementation forward (no autograd graph) and forward+backward at one shape, with
+/// Times a selective-scan implementation forward (with the autograd graph, as in training) and forward+backward at one shape, with
 /// warm-up runs and repeats, and measures its memory:
 /// <list type="bullet">
 /// <item>RetainedForBackwardBytes: resident-set growth from just before the forward to just after it while the
@@ -38,10 +38,10 @@ public static class ScanBenchmark
         Tensor[] leaves = [u, delta, A, B, C, D, z, bias];
 
         ScanResult Scan() => SelectiveScan.Run(kind, u, delta, A, B, C, D, z, bias, deltaSoftplus: true);
+        // The forward as training runs it: graph built (FusedCpu keeps its checkpoints), then dropped unused.
         void ForwardOnly()
         {
             using var step = NewDisposeScope();
-            using var noGrad = no_grad();
             Scan();
         }
         void ForwardBackward()

@@ -21,4 +21,20 @@ public sealed class SelectiveScanKernelTests
         Assert.True(tiny is > 0 and < 1.7e-38f, $"exp(-1000) gave {tiny}");
         Assert.Equal(1f, SelectiveScanKernel<float>.ExpFloat(Vector256.Create(0f)).GetElement(0));
     }
+
+    [Fact]
+    public void Single_precision_log_is_within_a_few_ulp_of_Math_Log()
+    {
+        double worst = 0;
+        for (int i = 0; i <= 100_000; i++)
+        {
+            float x = MathF.Exp(-80f + 168f * i / 100_000f); // 1.8e-35 .. 1.7e38
+            float got = SelectiveScanKernel<float>.LogFloat(Vector256.Create(x)).GetElement(5);
+            double expected = Math.Log(x);
+            worst = Math.Max(worst, Math.Abs(got - expected) / Math.Max(1e-30, Math.Abs(expected)));
+        }
+        Assert.True(worst < 4e-7, $"worst relative error {worst:G3}");
+        Assert.Equal(0f, SelectiveScanKernel<float>.LogFloat(Vector256.Create(1f)).GetElement(0));
+        Assert.True(Math.Abs(SelectiveScanKernel<float>.LogFloat(Vector256.Create(1.0001f)).GetElement(0) - Math.Log(1.0001f)) < 1e-10);
+    }
 }
