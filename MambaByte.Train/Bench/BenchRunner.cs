@@ -20,8 +20,6 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
         progress($"bench on {machine.CpuModel}, {machine.LogicalCores} cores, {machine.TorchThreads} torch threads, {machine.Device}, load {machine.LoadAverageAtStart:F2}{(plan.IsQuick ? " (quick)" : "")}");
         MatmulResult matmul = MeasureMatmul(cancellationToken);
         progress($"matmul {matmul.Size}: {matmul.Gflops.Median:F1} GFLOP/s [{matmul.Gflops.Min:F1}..{matmul.Gflops.Max:F1}]");
-        List<ScanRow> scans = MeasureScans(cancellationToken);
-
         var models = new List<ModelRow>();
         var training = new List<TrainingRow>();
         var generation = new List<GenerationRow>();
@@ -49,6 +47,7 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
             }
         }
 
+        List<ScanRow> scans = MeasureScans(cancellationToken);
         IReadOnlyList<TargetCheck> targets = BenchTargets.Check(plan, scans, training, generation);
         return new BenchResults(machine, matmul, scans, models, training, generation, targets);
     }
@@ -93,8 +92,11 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
             ScanBenchmarkResult? reference = null;
             foreach (SelectiveScanKind kind in new[] { SelectiveScanKind.Reference, SelectiveScanKind.Parallel, SelectiveScanKind.FusedCpu })
             {
-                bool slow = kind == SelectiveScanKind.Reference && length >= plan.ScanSlowReferenceLength;
-                int warmup = slow ? 0 : plan.ScanWarmup, repeats = slow ? 1 : plan.ScanRepeats;
+                if (plan.ScanRuns(kind.ToString(), length) is not var (warmup, repeats))
+                {
+                    progress($"scan {kind} l={length}: skipped (see BenchPlan.ScanRuns)");
+                    continue;
+                }
                 ScanBenchmarkResult r = ScanBenchmark.Measure(kind, plan.ScanBatch, length, plan.ScanChannels, plan.ScanStates,
                     warmup: warmup, repeats: repeats, cancellationToken: ct);
                 reference ??= r;
