@@ -35,7 +35,7 @@ public sealed record BenchPlan
 
     /// <summary>Bytes per timed round: a multiple of MegaByte's patch so every round holds the same number of global steps.</summary>
     public int GenerationRoundBytes { get; init; } = 16;
-    public int GenerationRounds { get; init; } = 5;
+    public int GenerationRounds { get; init; } = 9;
 
     public required MambaConfig Mamba { get; init; }
     public required TransformerConfig Transformer { get; init; }

@@ -30,16 +30,16 @@ public static class BenchReport
         foreach (ModelRow r in results.Models)
             models.Add(r.Architecture, r.Parameters.ToString("N0", CultureInfo.InvariantCulture), F(r.ParametersVsMamba, "F3"), r.Shape);
 
-        var training = new BenchTable("Training (AdamW step, batch 1; MFU = FLOPs/byte x bytes/s / matmul FLOP/s)",
-            "architecture", "context", "step ms", "bytes/s", "MFLOP/byte", "MFU", "bytes/s vs Mamba");
+        var training = new BenchTable("Training (AdamW step, batch 1, architectures interleaved round by round; MFU = FLOPs/byte x bytes/s / matmul FLOP/s of the same rounds)",
+            "architecture", "context", "step ms", "bytes/s", "MFLOP/byte", "matmul GFLOP/s same rounds", "MFU", "bytes/s vs Mamba");
         foreach (TrainingRow r in results.Training)
         {
             double mamba = results.Training.Single(t => t.Architecture == "mamba" && t.Context == r.Context).BytesPerSecond.Median;
             training.Add(r.Architecture, r.Context.ToString(CultureInfo.InvariantCulture), Range(r.StepMs, "F0"), Range(r.BytesPerSecond, "F0"),
-                F(r.FlopsPerByte / 1e6, "F1"), F(r.Mfu * 100, "F1") + "%", F(r.BytesPerSecond.Median / mamba, "F2") + "x");
+                F(r.FlopsPerByte / 1e6, "F1"), F(r.MatmulGflopsSameRounds, "F1"), F(r.Mfu * 100, "F1") + "%", F(r.BytesPerSecond.Median / mamba, "F2") + "x");
         }
 
-        var generation = new BenchTable("Generation (batch 1, after a prefill to the position)",
+        var generation = new BenchTable("Generation (batch 1, after a prefill to the position; all states interleaved round by round)",
             "architecture", "position", "ms/byte", "bytes/s", "MFLOP/byte", "bytes/s vs Mamba");
         foreach (GenerationRow r in results.Generation)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using MambaByte.Core.Ops;
 using TorchSharp;
@@ -21,31 +22,29 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
         MatmulResult matmul = MeasureMatmul(cancellationToken);
         progress($"matmul {matmul.Size}: {matmul.Gflops.Median:F1} GFLOP/s [{matmul.Gflops.Min:F1}..{matmul.Gflops.Max:F1}]");
         var models = new List<ModelRow>();
-        var training = new List<TrainingRow>();
-        var generation = new List<GenerationRow>();
         long mambaParameters = 0;
-        foreach (string architecture in new[] { "mamba", "transformer", "megabyte" })
+        foreach (string architecture in Architectures)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            using (ByteLanguageModel probe = Build(architecture))
+            using ByteLanguageModel probe = Build(architecture);
+            if (architecture == "mamba") mambaParameters = probe.ParameterCount;
+            models.Add(new ModelRow(architecture, probe.ParameterCount, probe.ParameterCount / (double)mambaParameters, Shape(architecture)));
+            progress($"{architecture}: {probe.ParameterCount:N0} parameters ({Shape(architecture)})");
+        }
+
+        var training = new List<TrainingRow>();
+        foreach (int context in plan.TrainingContexts)
+        {
+            foreach (TrainingRow row in MeasureTraining(context, cancellationToken))
             {
-                if (architecture == "mamba") mambaParameters = probe.ParameterCount;
-                models.Add(new ModelRow(architecture, probe.ParameterCount, probe.ParameterCount / (double)mambaParameters, Shape(architecture)));
-                progress($"{architecture}: {probe.ParameterCount:N0} parameters ({Shape(architecture)})");
-            }
-            foreach (int context in plan.TrainingContexts)
-            {
-                TrainingRow row = MeasureTraining(architecture, context, matmul.Gflops.Median * 1e9, cancellationToken);
                 training.Add(row);
-                progress($"train {architecture} context {context}: {row.BytesPerSecond.Median:F0} bytes/s [{row.BytesPerSecond.Min:F0}..{row.BytesPerSecond.Max:F0}], MFU {row.Mfu:P1}");
-            }
-            foreach (long position in plan.GenerationPositions)
-            {
-                GenerationRow row = MeasureGeneration(architecture, position, cancellationToken);
-                generation.Add(row);
-                progress($"generate {architecture} at {position}: {row.MsPerByte.Median:F3} ms/byte [{row.MsPerByte.Min:F3}..{row.MsPerByte.Max:F3}], {row.BytesPerSecond:F0} bytes/s");
+                progress($"train {row.Architecture} context {context}: {row.BytesPerSecond.Median:F0} bytes/s [{row.BytesPerSecond.Min:F0}..{row.BytesPerSecond.Max:F0}], " +
+                         $"MFU {row.Mfu:P1} of {row.MatmulGflopsSameRounds:F1} GFLOP/s");
             }
         }
+
+        var generation = MeasureGeneration(cancellationToken);
+        foreach (GenerationRow row in generation)
+            progress($"generate {row.Architecture} at {row.Position}: {row.MsPerByte.Median:F3} ms/byte [{row.MsPerByte.Min:F3}..{row.MsPerByte.Max:F3}], {row.BytesPerSecond:F0} bytes/s");
 
         List<ScanRow> scans = MeasureScans(cancellationToken);
         IReadOnlyList<TargetCheck> targets = BenchTargets.Check(plan, scans, training, generation);
@@ -142,55 +141,128 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
         return randint(0, ByteLanguageModel.ByteVocabulary, [1, count], dtype: int64, generator: generator).to(device);   // (1, count)
     }
 
-    TrainingRow MeasureTraining(string architecture, int context, double matmulFlopsPerSecond, CancellationToken ct)
+    static readonly string[] Architectures = ["mamba", "transformer", "megabyte"];
+
+    /// <summary>One timed matrix product at the plan's size, in FLOP/s: sampled in the same rounds as the steps it normalises.</summary>
+    double MatmulFlopsPerSecond(Tensor a, Tensor b)
     {
-        using var scope = NewDisposeScope();
-        using ByteLanguageModel model = Build(architecture);
-        model.train();
-        using var optimizer = optim.AdamW(model.parameters(), lr: 1e-4);
-        Tensor window = RandomBytes(context + 1, Seed + context);
-        Tensor input = window.narrow(1, 0, context), target = window.narrow(1, 1, context);   // (1, context) each
-
-        void Step()
-        {
-            using var step = NewDisposeScope();
-            optimizer.zero_grad();
-            model.Loss(input, target).backward();
-            optimizer.step();
-        }
-
-        Spread ms = Stopwatches.TimeMs(Step, plan.TrainingWarmup, plan.TrainingRepeats, Synchronize, ct);
-        Spread bytesPerSecond = ms.Inverted(t => context / (t * 1e-3));
-        double flopsPerByte = model.TrainingFlopsPerByte(context);
-        return new TrainingRow(architecture, context, plan.TrainingRepeats, ms, bytesPerSecond, flopsPerByte,
-            flopsPerByte * bytesPerSecond.Median / matmulFlopsPerSecond);
+        Spread ms = Stopwatches.TimeMs(() => { using Tensor c = a.matmul(b); }, 0, 1, Synchronize, CancellationToken.None);
+        return 2.0 * a.shape[0] * a.shape[1] * b.shape[1] / (ms.Median * 1e-3);
     }
 
-    GenerationRow MeasureGeneration(string architecture, long position, CancellationToken ct)
+    /// <summary>
+    /// Training steps of the three architectures at one context, interleaved round by round (mamba, transformer,
+    /// megabyte, matmul; repeat), so that a change in the machine's load hits all of them alike. MFU divides by the
+    /// median matmul FLOP/s sampled in the same rounds.
+    /// </summary>
+    List<TrainingRow> MeasureTraining(int context, CancellationToken ct)
     {
         using var scope = NewDisposeScope();
-        using ByteLanguageModel model = Build(architecture);
-        model.eval();
-        using var noGrad = no_grad();
-        using var state = model.NewState(1);
-        using (var prefill = NewDisposeScope()) model.Prefill(RandomBytes(position, Seed + position), state);
-        Tensor next = RandomBytes(plan.GenerationWarmupBytes + plan.GenerationRounds * plan.GenerationRoundBytes, Seed - position).squeeze(0);  // (bytes)
-        int consumed = 0;
-
-        void Steps(int count)
+        var models = Architectures.Select(Build).ToArray();
+        var optimizers = models.Select(m => { m.train(); return optim.AdamW(m.parameters(), lr: 1e-4); }).ToArray();
+        try
         {
-            for (int i = 0; i < count; i++)
+            Tensor window = RandomBytes(context + 1, Seed + context);
+            Tensor input = window.narrow(1, 0, context), target = window.narrow(1, 1, context);   // (1, context) each
+            using var gen = new Generator(Seed);
+            int n = plan.MatmulSize;
+            Tensor a = randn([n, n], generator: gen).to(device), b = randn([n, n], generator: gen).to(device);
+
+            Action Step(int i) => () =>
             {
                 using var step = NewDisposeScope();
-                model.Step(next.narrow(0, consumed++, 1), state);
-            }
-        }
+                optimizers[i].zero_grad();
+                models[i].Loss(input, target).backward();
+                optimizers[i].step();
+            };
 
-        Steps(plan.GenerationWarmupBytes);
-        Synchronize();
-        Spread roundMs = Stopwatches.TimeMs(() => Steps(plan.GenerationRoundBytes), 0, plan.GenerationRounds, Synchronize, ct);
-        var perByte = new Spread(roundMs.Median / plan.GenerationRoundBytes, roundMs.Min / plan.GenerationRoundBytes, roundMs.Max / plan.GenerationRoundBytes);
-        return new GenerationRow(architecture, position, plan.GenerationRoundBytes, plan.GenerationRounds, perByte,
-            1000.0 / perByte.Median, model.GenerationFlopsPerByte(position));
+            for (int i = 0; i < models.Length; i++) Stopwatches.TimeMs(Step(i), plan.TrainingWarmup, 1, Synchronize, ct);
+            var samples = models.Select(_ => new List<double>()).ToArray();
+            var matmul = new List<double>();
+            for (int round = 0; round < plan.TrainingRepeats; round++)
+            {
+                for (int i = 0; i < models.Length; i++) samples[i].Add(Stopwatches.TimeMs(Step(i), 0, 1, Synchronize, ct).Median);
+                matmul.Add(MatmulFlopsPerSecond(a, b));
+            }
+
+            double matmulFlops = Spread.Of(matmul).Median;
+            var rows = new List<TrainingRow>();
+            for (int i = 0; i < models.Length; i++)
+            {
+                Spread ms = Spread.Of(samples[i]);
+                Spread bytesPerSecond = ms.Inverted(t => context / (t * 1e-3));
+                double flopsPerByte = models[i].TrainingFlopsPerByte(context);
+                rows.Add(new TrainingRow(Architectures[i], context, plan.TrainingRepeats, ms, bytesPerSecond, flopsPerByte,
+                    matmulFlops / 1e9, flopsPerByte * bytesPerSecond.Median / matmulFlops));
+            }
+            return rows;
+        }
+        finally
+        {
+            foreach (var o in optimizers) o.Dispose();
+            foreach (var m in models) m.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Generation of every architecture at every planned position: each (architecture, position) gets its own state
+    /// (a prefill to the position, then warm-up bytes), then timed rounds of <c>RoundBytes</c> steps go round all the
+    /// states in turn, so near and far positions and the architectures are measured side by side.
+    /// </summary>
+    List<GenerationRow> MeasureGeneration(CancellationToken ct)
+    {
+        using var scope = NewDisposeScope();
+        var models = Architectures.Select(Build).ToArray();
+        using var noGrad = no_grad();
+        int bytesPerState = plan.GenerationWarmupBytes + plan.GenerationRounds * plan.GenerationRoundBytes;
+        var runs = new List<(int Model, long Position, IInferenceState State, Tensor Next)>();
+        try
+        {
+            for (int m = 0; m < models.Length; m++)
+            {
+                models[m].eval();
+                foreach (long position in plan.GenerationPositions)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    IInferenceState state = models[m].NewState(1);
+                    runs.Add((m, position, state, RandomBytes(bytesPerState, Seed - position).squeeze(0)));   // (bytes)
+                    using var prefill = NewDisposeScope();
+                    models[m].Prefill(RandomBytes(position, Seed + position), state);
+                }
+            }
+            var consumed = new int[runs.Count];
+
+            void Steps(int r, int count)
+            {
+                var (m, _, state, next) = runs[r];
+                for (int i = 0; i < count; i++)
+                {
+                    using var step = NewDisposeScope();
+                    models[m].Step(next.narrow(0, consumed[r]++, 1), state);
+                }
+            }
+
+            for (int r = 0; r < runs.Count; r++) Steps(r, plan.GenerationWarmupBytes);
+            Synchronize();
+            var samples = runs.Select(_ => new List<double>()).ToArray();
+            for (int round = 0; round < plan.GenerationRounds; round++)
+                for (int r = 0; r < runs.Count; r++)
+                    samples[r].Add(Stopwatches.TimeMs(() => Steps(r, plan.GenerationRoundBytes), 0, 1, Synchronize, ct).Median / plan.GenerationRoundBytes);
+
+            var rows = new List<GenerationRow>();
+            for (int r = 0; r < runs.Count; r++)
+            {
+                Spread perByte = Spread.Of(samples[r]);
+                var (m, position, _, _) = runs[r];
+                rows.Add(new GenerationRow(Architectures[m], position, plan.GenerationRoundBytes, plan.GenerationRounds, perByte,
+                    1000.0 / perByte.Median, models[m].GenerationFlopsPerByte(position)));
+            }
+            return rows;
+        }
+        finally
+        {
+            foreach (var run in runs) run.State.Dispose();
+            foreach (var model in models) model.Dispose();
+        }
     }
 }
