@@ -11,6 +11,9 @@ public static class Cli
         var root = new RootCommand("MambaByte: token-free byte-level language models (Mamba, Transformer, MegaByte)");
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(PrepareCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

@@ -106,20 +106,19 @@ public sealed record MambaConfig
     /// <summary>MambaByte-972M of the paper: 48 layers, d_model 1792.</summary>
     public static MambaConfig MambaByte972M => new() { DModel = 1792, NLayer = 48 };
 
-    public static IReadOnlyDictionary<string, MambaConfig> Presets { get; } = new Dictionary<string, MambaConfig>(StringComparer.OrdinalIgnoreCase)
+    static readonly PresetTable<MambaConfig> PresetsTable = new("Mamba", new Dictionary<string, MambaConfig>
     {
         ["tiny"] = Tiny,
         ["small"] = Small,
         ["medium"] = Medium,
         ["mambabyte-353m"] = MambaByte353M,
         ["mambabyte-972m"] = MambaByte972M,
-    };
+    });
+
+    public static IReadOnlyDictionary<string, MambaConfig> Presets => PresetsTable.All;
 
     /// <summary>Looks a preset up by name (case-insensitive): tiny, small, medium, mambabyte-353m, mambabyte-972m.</summary>
-    public static MambaConfig Preset(string name) =>
-        Presets.TryGetValue(name.Trim(), out MambaConfig? config)
-            ? config
-            : throw new ArgumentException($"unknown Mamba preset '{name}' (known: {string.Join(", ", Presets.Keys)})");
+    public static MambaConfig Preset(string name) => PresetsTable.Get(name);
 
     // ---- config.json in the reference form ----
 

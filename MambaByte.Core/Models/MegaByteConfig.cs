@@ -112,7 +112,7 @@ public sealed record MegaByteConfig
         DGlobal = 2048, NGlobalLayer = 26, NGlobalHead = 16, DLocal = 1024, NLocalLayer = 28, NLocalHead = 16,
     };
 
-    public static IReadOnlyDictionary<string, MegaByteConfig> Presets { get; } = new Dictionary<string, MegaByteConfig>(StringComparer.OrdinalIgnoreCase)
+    static readonly PresetTable<MegaByteConfig> PresetsTable = new("MegaByte", new Dictionary<string, MegaByteConfig>
     {
         ["tiny"] = Tiny,
         ["small"] = Small,
@@ -120,12 +120,11 @@ public sealed record MegaByteConfig
         ["megabyte-193m+177m"] = MegaByte193M177M,
         ["megabyte-758m+262m"] = MegaByte758M262M,
         ["megabyte-1.3b+350m"] = MegaByte1300M350M,
-    };
+    });
 
-    public static MegaByteConfig Preset(string name) =>
-        Presets.TryGetValue(name.Trim(), out MegaByteConfig? config)
-            ? config
-            : throw new ArgumentException($"unknown MegaByte preset '{name}' (known: {string.Join(", ", Presets.Keys)})");
+    public static IReadOnlyDictionary<string, MegaByteConfig> Presets => PresetsTable.All;
+
+    public static MegaByteConfig Preset(string name) => PresetsTable.Get(name);
 
     /// <summary>
     /// The single size knob: global width 128·size (rounded up to a multiple of 2P) with size layers, local

@@ -65,18 +65,17 @@ public sealed record TransformerConfig
     /// </summary>
     public static TransformerConfig Transformer320M => new() { DModel = 1024, NLayer = 25, NHead = 16 };
 
-    public static IReadOnlyDictionary<string, TransformerConfig> Presets { get; } = new Dictionary<string, TransformerConfig>(StringComparer.OrdinalIgnoreCase)
+    static readonly PresetTable<TransformerConfig> PresetsTable = new("Transformer", new Dictionary<string, TransformerConfig>
     {
         ["tiny"] = Tiny,
         ["small"] = Small,
         ["medium"] = Medium,
         ["transformer-320m"] = Transformer320M,
-    };
+    });
 
-    public static TransformerConfig Preset(string name) =>
-        Presets.TryGetValue(name.Trim(), out TransformerConfig? config)
-            ? config
-            : throw new ArgumentException($"unknown Transformer preset '{name}' (known: {string.Join(", ", Presets.Keys)})");
+    public static IReadOnlyDictionary<string, TransformerConfig> Presets => PresetsTable.All;
+
+    public static TransformerConfig Preset(string name) => PresetsTable.Get(name);
 
     /// <summary>
     /// The single size knob: d_model = 64·size, n_layer = size, head dimension 64. Parameters grow as about

@@ -29,10 +29,6 @@ public static partial class SelectiveScan
         ScalarType compute = ComputeType(inputType);
         using var scope = NewDisposeScope();
 
-        Tensor uc = u.to_type(compute), dt = delta.to_type(compute);
-        Tensor Ac = A.to_type(compute), Bc = B.to_type(compute), Cc = C.to_type(compute);
-        if (deltaBias is not null) dt = dt + deltaBias.to_type(compute).unsqueeze(-1);        // (b, d, l)
-        if (deltaSoftplus) dt = nn.functional.softplus(dt);
 
         long batch = u.shape[0], channels = u.shape[1], length = u.shape[2], states = A.shape[1];
         Tensor h0 = initialState?.to_type(compute) ?? zeros(batch, channels, states, dtype: compute, device: u.device);
@@ -44,8 +40,7 @@ public static partial class SelectiveScan
 
         long chunk = Math.Min(ParallelChunkLength, 1L << (int)Math.Ceiling(Math.Log2(length)));
         long chunks = (length + chunk - 1) / chunk, padded = chunks * chunk, pad = padded - length;
-        Tensor decay = (dt.unsqueeze(-1) * Ac.unsqueeze(1)).exp();                               // (b, d, l, n)
-        Tensor input = (dt * uc).unsqueeze(-1) * Bc.transpose(1, 2).unsqueeze(1);                 // (b, d, l, n)
+        var (uc, decay, input, Cc) = Discretize(u, delta, A, B, C, deltaBias, deltaSoftplus, compute);   // (b, d, l, n) each
         if (pad > 0)
         {
             // Padding steps keep the state unchanged (a = 1, x = 0), so the last chunk's total is the last state.
@@ -73,9 +68,7 @@ public static partial class SelectiveScan
         Tensor start = stack(starts, dim: 2).unsqueeze(3);                                        // (b, d, c, 1, n)
         Tensor hs = (a * start + x).view(batch, channels, padded, states);                       // (b, d, l', n)
         if (pad > 0) hs = hs[.., .., ..(int)length];                                              // (b, d, l, n)
-        Tensor y = (hs * Cc.transpose(1, 2).unsqueeze(1)).sum(-1);                                // (b, d, l)
-        if (D is not null) y = y + uc * D.to_type(compute).unsqueeze(-1);
-        if (z is not null) y = y * nn.functional.silu(z.to_type(compute));
+        Tensor y = Readout((hs * Cc.transpose(1, 2).unsqueeze(1)).sum(-1), uc, D, z, compute);    // (b, d, l)
 
         Tensor output = y.to_type(inputType).MoveToOuterDisposeScope();
         Tensor? last = returnLastState ? h.MoveToOuterDisposeScope() : null;

@@ -36,14 +36,8 @@ public static partial class SelectiveScan
         ScalarType compute = ComputeType(inputType);
         using var scope = NewDisposeScope();
 
-        Tensor uc = u.to_type(compute), dt = delta.to_type(compute);
-        Tensor Ac = A.to_type(compute), Bc = B.to_type(compute), Cc = C.to_type(compute);
-        if (deltaBias is not null) dt = dt + deltaBias.to_type(compute).unsqueeze(-1);        // (b, d, l)
-        if (deltaSoftplus) dt = nn.functional.softplus(dt);
-
+        var (uc, deltaA, deltaBu, Cc) = Discretize(u, delta, A, B, C, deltaBias, deltaSoftplus, compute);
         long batch = u.shape[0], channels = u.shape[1], length = u.shape[2], states = A.shape[1];
-        Tensor deltaA = (dt.unsqueeze(-1) * Ac.unsqueeze(1)).exp();                            // (b, d, l, n)
-        Tensor deltaBu = (dt * uc).unsqueeze(-1) * Bc.permute(0, 2, 1).unsqueeze(1);             // (b, d, l, n)
         Tensor h = initialState?.to_type(compute) ?? zeros(batch, channels, states, dtype: compute, device: u.device);
 
         // unbind, not select(t) per step: select's backward writes a full-size zero tensor each step (quadratic in l).
@@ -54,9 +48,7 @@ public static partial class SelectiveScan
             h = decays[t] * h + inputs[t];                                                        // (b, d, n)
             ys[t] = (h * readouts[t].unsqueeze(1)).sum(-1);                                      // (b, d)
         }
-        Tensor y = length > 0 ? stack(ys, dim: 2) : zeros_like(uc);                              // (b, d, l)
-        if (D is not null) y = y + uc * D.to_type(compute).unsqueeze(-1);
-        if (z is not null) y = y * nn.functional.silu(z.to_type(compute));
+        Tensor y = Readout(length > 0 ? stack(ys, dim: 2) : zeros_like(uc), uc, D, z, compute);  // (b, d, l)
 
         Tensor output = y.to_type(inputType).MoveToOuterDisposeScope();
         Tensor? last = returnLastState ? h.MoveToOuterDisposeScope() : null;
@@ -93,6 +85,29 @@ public static partial class SelectiveScan
 
     /// <summary>float32 for half/bfloat16/float32 inputs, float64 for float64.</summary>
     public static ScalarType ComputeType(ScalarType input) => input == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
+    /// <summary>
+    /// The discretisation both tensor-op scans share: inputs in the compute dtype, Δ = softplus(delta + bias),
+    /// decay = exp(Δ·A) and input = Δ·B·u, each (b, d, l, n); C is returned upcast.
+    /// </summary>
+    static (Tensor U, Tensor Decay, Tensor Input, Tensor C) Discretize(
+        Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? deltaBias, bool deltaSoftplus, ScalarType compute)
+    {
+        Tensor uc = u.to_type(compute), dt = delta.to_type(compute);
+        if (deltaBias is not null) dt = dt + deltaBias.to_type(compute).unsqueeze(-1);        // (b, d, l)
+        if (deltaSoftplus) dt = nn.functional.softplus(dt);
+        Tensor decay = (dt.unsqueeze(-1) * A.to_type(compute).unsqueeze(1)).exp();            // (b, d, l, n)
+        Tensor input = (dt * uc).unsqueeze(-1) * B.to_type(compute).transpose(1, 2).unsqueeze(1); // (b, d, l, n)
+        return (uc, decay, input, C.to_type(compute));
+    }
+
+    /// <summary>y = C·h (given) + D ⊙ u, then gated by silu(z): the output side both tensor-op scans share.</summary>
+    static Tensor Readout(Tensor y, Tensor uc, Tensor? D, Tensor? z, ScalarType compute)
+    {
+        if (D is not null) y = y + uc * D.to_type(compute).unsqueeze(-1);
+        if (z is not null) y = y * nn.functional.silu(z.to_type(compute));
+        return y;
+    }
 
     static void CheckShapes(Tensor u, Tensor delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? z, Tensor? deltaBias, Tensor? initialState)
     {

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using MambaByte.Core.Checkpoints;
+using MambaByte.Core.Evaluation;
+using MambaByte.Core.Models;
+using MambaByte.Data;
+using MambaByte.Tests.Support;
+using MambaByte.Train;
+using MambaByte.Train.Training;
+using static TorchSharp.torch;
+
+namespace MambaByte.Tests.Jobs;
+
+/// <summary>
+/// Runs the README's main command (the line after <c>&lt;!-- main-command --&gt;</c>, read the way .ci/run reads the
+/// test command) in-process, each <c>dotnet run … --</c> part through <see cref="Cli.Run"/>, with only the limits
+/// and sizes shortened.
+/// </summary>
+public sealed class ReadmeMainCommandTests
+{
+    const string DotnetRunPrefix = "dotnet run -c Release --project MambaByte.Train --";
+
+    static readonly Dictionary<string, Dictionary<string, string>> Shorter = new()
+    {
+        ["train"] = new() { ["--max-minutes"] = "0", ["--max-steps"] = "3", ["--context"] = "32", ["--batch-size"] = "2", ["--eval-bytes"] = "2000", ["--log-every"] = "1", ["--device"] = "cpu" },
+        ["eval"] = new() { ["--max-bytes"] = "1500", ["--device"] = "cpu" },
+        ["generate"] = new() { ["--max-bytes"] = "16", ["--device"] = "cpu" },
+    };
+
+    internal static string MainCommandLine()
+    {
+        string? directory = AppContext.BaseDirectory;
+        while (directory is not null && !File.Exists(Path.Combine(directory, "README.md"))) directory = Path.GetDirectoryName(directory);
+        Assert.NotNull(directory);
+        string[] lines = File.ReadAllLines(Path.Combine(directory, "README.md"));
+        int marker = Array.IndexOf(lines, "<!-- main-command -->");
+        Assert.True(marker >= 0, "README.md has no <!-- main-command --> block");
+        return lines.Skip(marker + 1).First(l => !l.StartsWith("```", StringComparison.Ordinal));
+    }
+
+    /// <summary>Splits a POSIX shell word list with double and single quotes (enough for the README line).</summary>
+    internal static List<string> ShellWords(string text)
+    {
+        var words = new List<string>();
+        var current = new StringBuilder();
+        bool inWord = false;
+        char quote = '\0';
+        foreach (char c in text)
+        {
+            if (quote != '\0')
+            {
+                if (c == quote) quote = '\0';
+                else current.Append(c);
+            }
+            else if (c is '"' or '\'') { quote = c; inWord = true; }
+            else if (char.IsWhiteSpace(c))
+            {
+                if (inWord) words.Add(current.ToString());
+                current.Clear();
+                inWord = false;
+            }
+            else { current.Append(c); inWord = true; }
+        }
+        if (inWord) words.Add(current.ToString());
+        return words;
+    }
+
+    static void Override(List<string> args, string option, string value)
+    {
+        int at = args.IndexOf(option);
+        if (at >= 0) args[at + 1] = value;
+        else args.AddRange([option, value]);
+    }
+
+    [Fact]
+    public void The_readme_main_command_trains_evaluates_and_generates_end_to_end()
+    {
+        SingleThreadedTorch.Ensure();
+        using var temp = new TempDir();
+        string line = MainCommandLine();
+        string[] parts = line.Split("&&", StringSplitOptions.TrimEntries);
+        Assert.Equal(["train", "eval", "generate"], parts.Select(p => ShellWords(p[DotnetRunPrefix.Length..])[0]));
+
+        string? runDirectory = null;
+        var outputs = new Dictionary<string, string>();
+        foreach (string part in parts)
+        {
+            Assert.StartsWith(DotnetRunPrefix, part);
+            List<string> args = ShellWords(part[DotnetRunPrefix.Length..]);
+            // The README's run directory becomes a temporary one, wherever it appears.
+            runDirectory ??= args[args.IndexOf("--out") + 1];
+            for (int i = 0; i < args.Count; i++)
+                if (args[i] == runDirectory) args[i] = temp.File("run");
+            foreach ((string option, string value) in Shorter[args[0]]) Override(args, option, value);
+
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int exit = Cli.Run(args.ToArray(), output, error);
+            Assert.True(exit == 0, $"{string.Join(' ', args)} failed: {error}");
+            outputs[args[0]] = output.ToString();
+        }
+
+        // train: 3 logged steps, a checkpoint and best/.
+        List<MetricsRow> rows = MetricsLog.Read(temp.File("run/metrics.csv"));
+        Assert.Equal([1L, 2L, 3L], rows.Where(r => r.Kind == "train").Select(r => r.Step));
+        Assert.Equal(Path.Combine(temp.File("run"), "checkpoints", "step-3"), CheckpointStore.Resolve(temp.File("run")));
+
+        // eval: the printed windowed bits/byte equals an independent evaluation of best/ on the same bytes.
+        Match printed = Regex.Match(outputs["eval"], @"kjv:test\s+windowed\s+context\s+32 stride\s+32\s+([0-9.]+) bits/byte over ([0-9,]+) bytes");
+        Assert.True(printed.Success, outputs["eval"]);
+        using ByteLanguageModel model = ModelCheckpoint.Load(temp.File("run/best"), CPU);
+        using ByteStore store = DatasetResolver.Resolve("kjv");
+        byte[] bytes = EvalBytes.Read(store.Split("test"), 1500);
+        BitsPerByteResult expected = BitsPerByteEvaluator.Windowed(model, [bytes], 32, 32);
+        Assert.Equal(expected.BitsPerByte, double.Parse(printed.Groups[1].Value, CultureInfo.InvariantCulture), 4);
+        Assert.Equal("1,499", printed.Groups[2].Value);
+
+        // generate: the prompt, then 16 generated bytes.
+        Assert.StartsWith("And God said", outputs["generate"]);
+    }
+}

@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using MambaByte.Core.Checkpoints;
+using MambaByte.Core.Evaluation;
+using MambaByte.Core.Models;
+using MambaByte.Core.Native;
+using MambaByte.Data;
+using MambaByte.Train.Evaluation;
+using MambaByte.Train.Models;
+using MambaByte.Train.Training;
+
+namespace MambaByte.Train.Commands;
+
+/// <summary>
+/// <c>mambabyte eval</c>: bits-per-byte of a checkpoint over every byte of one or more datasets exactly once —
+/// windows of the trained context (with a stride), and for Mamba also whole documents with the state carried.
+/// </summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "model directory (config.json + model.safetensors; an official mamba_ssm one works as is) or a run directory (its best/)", Required = true };
+        var data = new Option<string[]>("--data") { Description = "a raw file, a prepared store or a shipped dataset (name or path); repeat for several", Required = true, AllowMultipleArgumentsPerToken = true };
+        var split = new Option<string>("--split") { Description = "split of a store to score (ignored for a raw file)", DefaultValueFactory = _ => "test" };
+        var context = new Option<int?>("--context") { Description = "window length [default: the checkpoint's training context, else 1024]" };
+        var stride = new Option<int?>("--stride") { Description = "window advance; later windows score only their new bytes [default: the context]" };
+        var contexts = new Option<string?>("--contexts") { Description = "comma-separated context lengths for the length-extrapolation table, e.g. 256,1024,4096" };
+        var batch = new Option<int>("--batch-size") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
+        var maxBytes = new Option<long>("--max-bytes") { Description = "score only the first N bytes of each split/file (0 = all)", DefaultValueFactory = _ => 0 };
+        var device = new Option<string>("--device") { Description = DeviceOption.Help, DefaultValueFactory = _ => "auto" };
+        var json = new Option<bool>("--json") { Description = "print the result as JSON" };
+        var report = new Option<string?>("--report") { Description = "write report.md, report.json and report.csv into this directory" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "cache folder for prepared shipped datasets" };
+        var command = new Command("eval", "Bits-per-byte of a checkpoint on files, stores or datasets (every byte scored once)")
+        {
+            checkpoint, data, split, context, stride, contexts, batch, maxBytes, device, json, report, cacheDir,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            TextWriter output = parse.InvocationConfiguration.Output;
+            TorchRuntime.EnsureLoaded();
+            string modelDirectory = ModelLocator.ModelDirectory(parse.GetValue(checkpoint)!);
+            using ByteLanguageModel model = ModelCheckpoint.Load(modelDirectory, DeviceOption.Parse(parse.GetValue(device)!));
+            int windowContext = parse.GetValue(context) ?? ModelLocator.TrainedContext(modelDirectory) ?? 1024;
+            int windowStride = parse.GetValue(stride) ?? windowContext;
+            int[] sweep = ParseContexts(parse.GetValue(contexts));
+            int batchSize = parse.GetValue(batch);
+
+            var results = new List<EvalRow>();
+            var sweepRows = new List<EvalRow>();
+            foreach (string source in parse.GetValue(data)!)
+            {
+                (string name, string splitName, byte[] bytes) = ReadData(source, parse.GetValue(split)!, parse.GetValue(maxBytes), parse.GetValue(cacheDir));
+                BitsPerByteResult windowed = BitsPerByteEvaluator.Windowed(model, [bytes], windowContext, windowStride, batchSize, cancellationToken);
+                results.Add(new EvalRow(name, splitName, "windowed", windowContext, windowStride, windowed.BitsPerByte, windowed.BytesScored));
+                if (model.Architecture == "mamba")
+                {
+                    BitsPerByteResult carried = BitsPerByteEvaluator.CarriedState(model, [bytes], windowContext, cancellationToken);
+                    results.Add(new EvalRow(name, splitName, "carried-state", windowContext, windowContext, carried.BitsPerByte, carried.BytesScored));
+                }
+                foreach (int c in sweep)
+                {
+                    BitsPerByteResult r = BitsPerByteEvaluator.Windowed(model, [bytes], c, c, batchSize, cancellationToken);
+                    sweepRows.Add(new EvalRow(name, splitName, "windowed", c, c, r.BitsPerByte, r.BytesScored));
+                }
+            }
+
+            var result = new EvalReport(Path.GetFullPath(modelDirectory), model.Architecture, model.ParameterCount,
+                model.TrainingFlopsPerByte(windowContext) / 3, results, sweepRows);
+            if (parse.GetValue(report) is { } reportDirectory) result.WriteTo(reportDirectory);
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(result.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return Task.FromResult(0);
+            }
+            output.WriteLine($"model    {result.Architecture}, {result.Parameters:N0} parameters, {result.FlopsPerByte:G4} FLOPs/byte ({modelDirectory})");
+            foreach (EvalRow r in results)
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{r.Data}:{r.Split,-10} {r.Method,-14} context {r.Context,6} stride {r.Stride,6}   {r.BitsPerByte:F4} bits/byte over {r.BytesScored:N0} bytes"));
+            foreach (EvalRow r in sweepRows)
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Data}:{r.Split,-10} sweep          context {r.Context,6}   {r.BitsPerByte:F4} bits/byte"));
+            if (parse.GetValue(report) is { } dir) output.WriteLine($"report   {Path.GetFullPath(dir)}/report.{{md,json,csv}}");
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    /// <summary>A raw file is one document taken as is; anything else resolves to a store split, scored as one stream.</summary>
+    static (string Name, string Split, byte[] Bytes) ReadData(string source, string split, long maxBytes, string? cacheDir)
+    {
+        if (File.Exists(source))
+        {
+            using ByteSplit file = ByteSplit.FromFile(source);
+            return (Path.GetFileName(source), "file", EvalBytes.Read(file, maxBytes));
+        }
+        using ByteStore store = DatasetResolver.Resolve(source, cacheDir);
+        if (!store.SplitNames.Contains(split))
+            throw new ArgumentException($"--data {source}: no split '{split}' (has {string.Join(", ", store.SplitNames)})");
+        return (Path.GetFileName(Path.TrimEndingDirectorySeparator(source)), split, EvalBytes.Read(store.Split(split), maxBytes));
+    }
+
+    static int[] ParseContexts(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return [];
+        return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int c) && c > 0
+                ? c
+                : throw new ArgumentException($"--contexts {text}: expected comma-separated positive integers"))
+            .ToArray();
+    }
+}

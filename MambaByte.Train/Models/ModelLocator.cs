@@ -1,0 +1,31 @@
+using MambaByte.Core.Checkpoints;
+using MambaByte.Train.Training;
+
+namespace MambaByte.Train.Models;
+
+/// <summary>Which directory <c>--checkpoint</c> means: a model directory, or a run directory (its best/, else its latest step).</summary>
+public static class ModelLocator
+{
+    public static string ModelDirectory(string path)
+    {
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"--checkpoint {path}: no such directory");
+        if (File.Exists(Path.Combine(path, ModelCheckpoint.ConfigFileName))) return path;
+        string best = Path.Combine(path, "best");
+        if (File.Exists(Path.Combine(best, ModelCheckpoint.ConfigFileName))) return best;
+        try
+        {
+            return CheckpointStore.Resolve(path);
+        }
+        catch (InvalidDataException)
+        {
+            throw new FileNotFoundException($"--checkpoint {path}: no {ModelCheckpoint.ConfigFileName} here, and not a run directory with best/ or checkpoints/step-N");
+        }
+    }
+
+    /// <summary>The context a checkpoint was trained with (from its trainer_state.json), or null (e.g. an official mamba_ssm directory).</summary>
+    public static int? TrainedContext(string modelDirectory)
+    {
+        if (!File.Exists(Path.Combine(modelDirectory, CheckpointStore.StateFile))) return null;
+        return Trainer.ReadState(modelDirectory).Options["context"]?.GetValue<int>();
+    }
+}

@@ -1,0 +1,313 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MambaByte.Core.Evaluation;
+using MambaByte.Core.Models;
+using MambaByte.Core.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MambaByte.Train.Training;
+
+/// <summary>
+/// The training loop, short and linear as in nanoGPT: batch, forward, loss, backward, clip, step, schedule, log,
+/// evaluate, checkpoint. Resuming from a checkpoint restores weights, AdamW moments, batch position, learning-rate
+/// position and torch RNG state, so on the CPU every later step's loss equals the uninterrupted run's bit for bit.
+/// </summary>
+public sealed class Trainer(TrainOptions options, TrainingServices services, ITrainingProgress progress)
+{
+    const string OptimizerFile = "optimizer.bin";
+    const string MetricsFile = "metrics.csv";
+
+    readonly CheckpointStore store = new(options.Out);
+
+    /// <summary>Called after every optimizer step with the step number (1-based); tests use it to cancel mid-run.</summary>
+    public Action<long>? StepCompleted { get; init; }
+
+    /// <summary>Test hook passed to <see cref="CheckpointStore.AfterFileWritten"/>.</summary>
+    public Action<string>? CheckpointFault { get; init; }
+
+    public TrainingOutcome Run(string? resumeFrom = null, CancellationToken cancellationToken = default)
+    {
+        TorchRuntime.EnsureLoaded();
+        Device device = DeviceOption.Parse(options.Device);
+        bool bf16 = options.Dtype == "bfloat16";
+        if (bf16 && device.type != DeviceType.CUDA)
+            throw new ArgumentException("--dtype bfloat16: bf16 training runs only on CUDA (hand-cast bf16 compute with fp32 master weights); use --dtype float32 on the CPU");
+        store.AfterFileWritten = CheckpointFault;
+        PrepareOutputDirectory();
+
+        // Resume: everything comes from the checkpoint; a fresh run seeds torch before building the model.
+        string? resumeCheckpoint = resumeFrom is null ? null : CheckpointStore.Resolve(resumeFrom);
+        TrainerState? resumed = resumeCheckpoint is null ? null : ReadState(resumeCheckpoint);
+        if (resumed is null) torch.manual_seed(options.Seed);
+        ByteLanguageModel model = resumeCheckpoint is null
+            ? services.CreateModel(options).to(device)
+            : services.LoadModel(resumeCheckpoint, device);
+        model.train();
+        BFloat16Shadow? shadow = null;
+        if (bf16)
+        {
+            ByteLanguageModel working = services.CreateModel(options).to(device).to(bfloat16);
+            working.train();
+            shadow = new BFloat16Shadow(model, working);
+        }
+        CheckDiskSpace(model);
+
+        using AdamW optimizer = OptimizerSetup.Create(model, options);
+        if (resumeCheckpoint is not null) optimizer.load_state_dict(Path.Combine(resumeCheckpoint, OptimizerFile));
+        if (resumed is not null) torch.set_rng_state(torch.tensor(Convert.FromBase64String(resumed.TorchRngState)));
+
+        using ITrainingBatches batches = services.OpenBatches(options, resumed?.Sampler);
+        IReadOnlyList<ReadOnlyMemory<byte>>? evalDocuments = services.EvalDocuments(options);
+        string metricsPath = Path.Combine(store.RunDirectory, MetricsFile);
+        if (resumeCheckpoint is not null)
+        {
+            // The run's metrics continue from the checkpoint's copy: rows after it belong to the abandoned future.
+            string saved = Path.Combine(resumeCheckpoint, MetricsFile);
+            if (File.Exists(saved)) File.Copy(saved, metricsPath, overwrite: true);
+            MetricsLog.TruncateAfter(metricsPath, resumed!.Step);
+        }
+        WriteRunJson();
+        using var metrics = new MetricsLog(metricsPath);
+        SummaryWriter? tensorboard = options.Tensorboard
+            ? torch.utils.tensorboard.SummaryWriter(Path.Combine(store.RunDirectory, "tensorboard"))
+            : null;
+
+        double peak = PeakFlops.Measure(device);
+        double flopsPerByte = model.TrainingFlopsPerByte(options.Context);
+        progress.Event($"{model.Architecture}: {model.ParameterCount:N0} parameters, {flopsPerByte:G3} training FLOPs/byte at context {options.Context}; " +
+                       $"device {device}; peak {peak / 1e9:F1} GFLOP/s (fp32 {1024}³ matmul)");
+        if (resumeCheckpoint is not null) progress.Event($"resumed from {resumeCheckpoint} at step {resumed!.Step}");
+
+        var schedule = LearningRateSchedule.For(options);
+        var parameters = model.parameters().ToList();
+        long step = resumed?.Step ?? 0;
+        long bytesSeen = resumed?.BytesSeen ?? 0;
+        double elapsedBefore = resumed?.ElapsedSeconds ?? 0;
+        double best = resumed?.BestEvalBitsPerByte ?? double.PositiveInfinity;
+        string? lastCheckpoint = resumeCheckpoint;
+        long lastCheckpointStep = resumed?.Step ?? -1;
+        var clock = Stopwatch.StartNew();
+        double intervalStart = 0;
+        long intervalBytes = 0;
+
+        double Elapsed() => elapsedBefore + clock.Elapsed.TotalSeconds;
+
+        string SaveCheckpoint()
+        {
+            var state = new TrainerState(step, bytesSeen, Elapsed(), best, batches.State, Convert.ToBase64String(RngState()), TrainOptionsLoader.ToJsonObject(options));
+            lastCheckpoint = store.WriteStep(step, options.KeepLast, dir => WriteCheckpoint(dir, model, optimizer, state, metricsPath));
+            lastCheckpointStep = step;
+            progress.Event($"step {step}: checkpoint {lastCheckpoint}");
+            return lastCheckpoint;
+        }
+
+        void Evaluate()
+        {
+            if (evalDocuments is null) return;
+            BitsPerByteResult result = BitsPerByteEvaluator.Windowed(model, evalDocuments, options.Context, options.Context, options.BatchSize, cancellationToken);
+            model.train();
+            metrics.Write(new MetricsRow("eval", step, bytesSeen, result.BitsPerByte * Math.Log(2), result.BitsPerByte, schedule.At(Math.Max(0, step - 1)), 0, 0, Elapsed(), options.EvalSplit));
+            tensorboard?.add_scalar("eval/bits_per_byte", (float)result.BitsPerByte, (int)step);
+            string note = "";
+            if (result.BitsPerByte < best)
+            {
+                best = result.BitsPerByte;
+                var state = new TrainerState(step, bytesSeen, Elapsed(), best, batches.State, Convert.ToBase64String(RngState()), TrainOptionsLoader.ToJsonObject(options));
+                store.WriteBest(dir => WriteCheckpoint(dir, model, optimizer, state, metricsPath));
+                note = " (best so far: saved to best/)";
+            }
+            progress.Event($"step {step}: eval {options.EvalSplit} {result.BitsPerByte:F4} bits/byte over {result.BytesScored:N0} bytes{note}");
+        }
+
+        bool LimitReached() =>
+            (options.MaxSteps > 0 && step >= options.MaxSteps)
+            || (options.MaxBytes > 0 && bytesSeen >= options.MaxBytes)
+            || (options.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= options.MaxMinutes);
+
+        try
+        {
+            while (!LimitReached())
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    string saved = lastCheckpointStep == step && lastCheckpoint is not null ? lastCheckpoint : SaveCheckpoint();
+                    return new TrainingOutcome(TrainingStopReason.Interrupted, step, saved, best,
+                        $"interrupted at step {step}: checkpoint saved to {saved}; continue with --resume {store.RunDirectory}");
+                }
+
+                double lr = schedule.At(step);
+                OptimizerSetup.SetLearningRate(optimizer, lr);
+                double gradNorm;
+                Tensor stepLoss;
+                using var scope = NewDisposeScope();
+                {
+                    ByteLanguageModel forwardModel = shadow?.Working ?? model;
+                    shadow?.CopyWeightsDown();
+                    stepLoss = zeros(1, device: device);
+                    for (int micro = 0; micro < options.GradAccum; micro++)
+                    {
+                        TrainingBatch batch = batches.Next();
+                        Tensor input = BytesToTensor(batch.Inputs, batch.Rows, batch.Length, device);    // (b, l)
+                        Tensor target = BytesToTensor(batch.Targets, batch.Rows, batch.Length, device);  // (b, l)
+                        Tensor loss = forwardModel.Loss(input, target);
+                        (loss / options.GradAccum).backward();
+                        stepLoss.add_(loss.detach().to(float32) / options.GradAccum);
+                    }
+                    shadow?.CopyGradientsUp();
+                    // The norm is needed anyway for clipping and it syncs once per step: a non-finite norm is
+                    // how a NaN/inf loss is caught before it reaches the weights.
+                    gradNorm = options.GradClip > 0
+                        ? nn.utils.clip_grad_norm_(parameters, options.GradClip)
+                        : GradientNorm(parameters);
+                }
+                if (!double.IsFinite(gradNorm))
+                {
+                    double lossValue = stepLoss.item<float>();
+                    optimizer.zero_grad();
+                    string keep = lastCheckpoint is null ? "no checkpoint was written yet" : $"last good checkpoint: {lastCheckpoint}";
+                    return new TrainingOutcome(TrainingStopReason.NonFiniteLoss, step, lastCheckpoint, best,
+                        $"step {step + 1}: non-finite loss ({lossValue.ToString(CultureInfo.InvariantCulture)}, gradient norm {gradNorm.ToString(CultureInfo.InvariantCulture)}); stopped before the update; {keep}");
+                }
+                optimizer.step();
+                optimizer.zero_grad();
+                step++;
+                bytesSeen += options.BytesPerStep;
+                intervalBytes += options.BytesPerStep;
+
+                bool last = LimitReached();
+                if (step % options.LogEvery == 0 || last)
+                {
+                    double loss = stepLoss.item<float>();
+                    double now = clock.Elapsed.TotalSeconds;
+                    double bytesPerSecond = intervalBytes / Math.Max(1e-9, now - intervalStart);
+                    double mfu = flopsPerByte * bytesPerSecond / peak;
+                    metrics.Write(new MetricsRow("train", step, bytesSeen, loss, loss / Math.Log(2), lr, bytesPerSecond, mfu, Elapsed(), options.TrainSplit));
+                    tensorboard?.add_scalar("train/loss", (float)loss, (int)step);
+                    tensorboard?.add_scalar("train/bits_per_byte", (float)(loss / Math.Log(2)), (int)step);
+                    tensorboard?.add_scalar("train/lr", (float)lr, (int)step);
+                    progress.Status(StatusLine(step, loss, lr, bytesPerSecond, mfu, Eta(step, bytesSeen, clock.Elapsed.TotalSeconds, bytesPerSecond)));
+                    intervalStart = now;
+                    intervalBytes = 0;
+                }
+                if (options.EvalEvery > 0 && step % options.EvalEvery == 0 && !last) Evaluate();
+                if (options.CheckpointEvery > 0 && step % options.CheckpointEvery == 0 && !last) SaveCheckpoint();
+                StepCompleted?.Invoke(step);
+            }
+
+            Evaluate();
+            string final = lastCheckpointStep == step && lastCheckpoint is not null ? lastCheckpoint : SaveCheckpoint();
+            string bestText = double.IsFinite(best) ? $"; best eval {best:F4} bits/byte" : "";
+            return new TrainingOutcome(TrainingStopReason.Completed, step, final, best,
+                $"done: {step} steps, {bytesSeen:N0} bytes in {clock.Elapsed.TotalSeconds:F1} s{bestText}; last checkpoint {final}");
+        }
+        finally
+        {
+            model.Dispose();
+            shadow?.Working.Dispose();
+        }
+    }
+
+    string StatusLine(long step, double loss, double lr, double bytesPerSecond, double mfu, string eta)
+    {
+        string of = options.MaxSteps > 0 ? $"/{options.MaxSteps}" : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"step {step}{of} | loss {loss:F4} | bpb {loss / Math.Log(2):F4} | lr {lr:0.00E+00} | {bytesPerSecond / 1000:F1} kB/s | MFU {mfu * 100:F2}% | ETA {eta}");
+    }
+
+    string Eta(long step, long bytesSeen, double seconds, double bytesPerSecond)
+    {
+        var remaining = new List<double>();
+        double secondsPerStep = options.BytesPerStep / Math.Max(1e-9, bytesPerSecond);
+        if (options.MaxSteps > 0) remaining.Add((options.MaxSteps - step) * secondsPerStep);
+        if (options.MaxBytes > 0) remaining.Add((options.MaxBytes - bytesSeen) / Math.Max(1e-9, bytesPerSecond));
+        if (options.MaxMinutes > 0) remaining.Add(options.MaxMinutes * 60 - seconds);
+        if (remaining.Count == 0) return "?";
+        var eta = TimeSpan.FromSeconds(Math.Max(0, remaining.Min()));
+        return eta.TotalHours >= 1 ? $"{(int)eta.TotalHours}h{eta.Minutes:D2}m" : $"{eta.Minutes}m{eta.Seconds:D2}s";
+    }
+
+    void PrepareOutputDirectory()
+    {
+        try
+        {
+            Directory.CreateDirectory(store.RunDirectory);
+            string probe = Path.Combine(store.RunDirectory, ".write-test-" + Guid.NewGuid().ToString("N")[..8]);
+            File.WriteAllText(probe, "ok");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"--out {options.Out}: the output folder is not writable ({e.Message})", e);
+        }
+        store.RemoveStaleTemporaries();
+    }
+
+    /// <summary>Refuses to start when the volume cannot hold the kept checkpoints, best/ and one being written.</summary>
+    void CheckDiskSpace(ByteLanguageModel model)
+    {
+        long parameterBytes = model.parameters().Sum(p => p.numel() * p.element_size());
+        long perCheckpoint = 3 * parameterBytes + (1 << 20);          // weights + two AdamW moments + state and metrics
+        long needed = perCheckpoint * (options.KeepLast + 2);
+        long free = services.FreeSpace(store.RunDirectory);
+        if (free < needed)
+            throw new IOException($"--out {options.Out}: about {needed / 1e6:F1} MB are needed for checkpoints ({options.KeepLast} kept + best/ + one being written, {perCheckpoint / 1e6:F1} MB each) but only {free / 1e6:F1} MB are free");
+    }
+
+    void WriteRunJson()
+    {
+        string path = Path.Combine(store.RunDirectory, "run.json");
+        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        File.WriteAllText(temporary, TrainOptionsLoader.ToJson(options));
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    void WriteCheckpoint(string dir, ByteLanguageModel model, AdamW optimizer, TrainerState state, string metricsPath)
+    {
+        services.SaveModel(model, dir);
+        optimizer.save_state_dict(Path.Combine(dir, OptimizerFile));
+        File.WriteAllText(Path.Combine(dir, CheckpointStore.StateFile), JsonSerializer.Serialize(state, TrainOptionsLoader.Json));
+        if (File.Exists(metricsPath)) File.Copy(metricsPath, Path.Combine(dir, MetricsFile));
+    }
+
+    public static TrainerState ReadState(string checkpoint)
+    {
+        string path = Path.Combine(checkpoint, CheckpointStore.StateFile);
+        try
+        {
+            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), TrainOptionsLoader.Json)
+                   ?? throw new InvalidDataException($"{path}: empty trainer state");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: corrupted trainer state ({e.Message})");
+        }
+    }
+
+    static byte[] RngState()
+    {
+        using Tensor state = torch.get_rng_state();
+        return state.data<byte>().ToArray();
+    }
+
+    static Tensor BytesToTensor(byte[] bytes, int rows, int length, Device device)
+    {
+        using Tensor raw = torch.tensor(bytes, [rows, length]);
+        return raw.to(int64).to(device);
+    }
+
+    static double GradientNorm(IEnumerable<Parameter> parameters)
+    {
+        using var scope = NewDisposeScope();
+        Tensor total = zeros(1, dtype: float64);
+        foreach (Parameter p in parameters)
+        {
+            Tensor? g = p.grad;
+            if (g is not null) total += g.to(float64).pow(2).sum().cpu();
+        }
+        return Math.Sqrt(total.item<double>());
+    }
+}
