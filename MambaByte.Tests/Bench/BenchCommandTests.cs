@@ -5,6 +5,7 @@ using MambaByte.Train.Bench;
 
 namespace MambaByte.Tests.Bench;
 
+[Collection(NonParallelBenchCollection.Name)]
 public sealed class BenchCommandTests
 {
     [Fact]
