@@ -5,7 +5,6 @@ using MambaByte.Train.Bench;
 
 namespace MambaByte.Tests.Bench;
 
-[Collection(NonParallelBenchCollection.Name)]
 public sealed class BenchCommandTests
 {
     [Fact]
