@@ -54,8 +54,24 @@ public static class TorchRuntime
         return null;
     }
 
+    /// <summary>
+    /// libtorch's OpenMP threads spin-wait between parallel regions unless told otherwise, and then compete for the
+    /// cores with the FusedCpu kernel's .NET workers and with other processes: on the shared 2-core machine passive
+    /// waiting made a Mamba training step 3-5× faster (<c>mambabyte bench</c>, README "Benchmarks"). Set in the
+    /// native environment before libgomp loads (it reads it once); an explicit OMP_WAIT_POLICY is kept.
+    /// </summary>
+    static void PreferPassiveOpenMpWaiting()
+    {
+        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+            setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    }
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    static extern int setenv(string name, string value, int overwrite);
+
     static Exception? TryLoad()
     {
+        PreferPassiveOpenMpWaiting();
         try
         {
             using var probe = torch.ones(1);

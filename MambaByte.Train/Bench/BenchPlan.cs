@@ -1,0 +1,81 @@
+using MambaByte.Core.Models;
+
+namespace MambaByte.Train.Bench;
+
+/// <summary>
+/// What the bench measures and how often. <see cref="Full"/> is the plan; <see cref="Quick"/> keeps every
+/// section and field at small sizes so it runs in seconds (for tests and a smoke check).
+/// </summary>
+public sealed record BenchPlan
+{
+    public required bool IsQuick { get; init; }
+
+    public required int MatmulSize { get; init; }
+    public int MatmulWarmup { get; init; } = 2;
+    public int MatmulRepeats { get; init; } = 10;
+
+    public required int ScanBatch { get; init; }
+    public required int ScanChannels { get; init; }
+    public required int ScanStates { get; init; }
+    public required int[] ScanLengths { get; init; }
+
+    /// <summary>
+    /// Warm-up and timed runs per (kind, length); null skips the pair. The slow kinds run fewer times at long lengths:
+    /// Reference builds l steps of autograd graph, and Parallel on CPU makes log₂l passes over (b, d, l, n) tensors
+    /// (about 20 s forward and 9 GiB at length 2048, so 8192 would not fit this machine's memory).
+    /// </summary>
+    public required Func<string, int, (int Warmup, int Repeats)?> ScanRuns { get; init; }
+
+    public required int[] TrainingContexts { get; init; }
+    public int TrainingWarmup { get; init; } = 1;
+    public int TrainingRepeats { get; init; } = 3;
+
+    public required long[] GenerationPositions { get; init; }
+    public int GenerationWarmupBytes { get; init; } = 8;
+
+    /// <summary>Bytes per timed round: a multiple of MegaByte's patch so every round holds the same number of global steps.</summary>
+    public int GenerationRoundBytes { get; init; } = 16;
+    public int GenerationRounds { get; init; } = 9;
+
+    public required MambaConfig Mamba { get; init; }
+    public required TransformerConfig Transformer { get; init; }
+    public required MegaByteConfig MegaByte { get; init; }
+
+    /// <summary>
+    /// The sizes. Models of equal parameters (within 10%): Mamba d_model 512 × 2 layers (3.52M),
+    /// Transformer d_model 384 × 2 layers, 6 heads (3.64M), MegaByte global 256 × 2 layers, local 256 × 2 layers (3.58M).
+    /// </summary>
+    public static BenchPlan Full => new()
+    {
+        IsQuick = false,
+        MatmulSize = 2048,
+        ScanBatch = 2, ScanChannels = 1024, ScanStates = 16, ScanLengths = [512, 2048, 8192],
+        ScanRuns = (kind, length) => (kind, length) switch
+        {
+            ("Reference", >= 8192) => (0, 1),
+            ("Reference", >= 2048) => (0, 2),
+            ("Parallel", >= 8192) => null,
+            ("Parallel", >= 2048) => (0, 1),
+            ("Parallel", _) => (0, 3),
+            _ => (1, 5),
+        },
+        TrainingContexts = [1024, 4096, 8192],
+        GenerationPositions = [100, 1000, 8000],
+        Mamba = new MambaConfig { DModel = 512, NLayer = 2 },
+        Transformer = new TransformerConfig { DModel = 384, NLayer = 2, NHead = 6 },
+        MegaByte = new MegaByteConfig { DGlobal = 256, NGlobalLayer = 2, NGlobalHead = 4, DLocal = 256, NLocalLayer = 2, NLocalHead = 4, MaxContext = 8192 },
+    };
+
+    /// <summary>Every section at small sizes (models of about 90K parameters, within 10% of each other).</summary>
+    public static BenchPlan Quick => new()
+    {
+        IsQuick = true,
+        MatmulSize = 1024, MatmulWarmup = 1, MatmulRepeats = 3,
+        ScanBatch = 2, ScanChannels = 128, ScanStates = 16, ScanLengths = [128, 256, 512], ScanRuns = (_, _) => (1, 3),
+        TrainingContexts = [64, 128, 256], TrainingRepeats = 2,
+        GenerationPositions = [10, 50, 200], GenerationRounds = 3,
+        Mamba = new MambaConfig { DModel = 96, NLayer = 1 },
+        Transformer = new TransformerConfig { DModel = 48, NLayer = 3, NHead = 2 },
+        MegaByte = new MegaByteConfig { DGlobal = 48, NGlobalLayer = 2, NGlobalHead = 1, DLocal = 32, NLocalLayer = 1, NLocalHead = 1, MaxContext = 512 },
+    };
+}

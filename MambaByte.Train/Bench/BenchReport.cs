@@ -1,0 +1,57 @@
+using System.Globalization;
+
+namespace MambaByte.Train.Bench;
+
+/// <summary>Turns <see cref="BenchResults"/> into the printed tables (one per section) and the target verdicts.</summary>
+public static class BenchReport
+{
+    public static IReadOnlyList<BenchTable> Tables(BenchResults results)
+    {
+        static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+        static string Range(Spread s, string format) => $"{F(s.Median, format)} [{F(s.Min, format)}..{F(s.Max, format)}]";
+        static string Mib(long bytes) => F(bytes / 1048576.0, "F1");
+
+        BenchMachine m = results.Machine;
+        var machine = new BenchTable("Machine", "CPU", "cores", "torch threads", "device", "started", "load at start", "mode")
+            .Add(m.CpuModel, m.LogicalCores.ToString(CultureInfo.InvariantCulture), m.TorchThreads.ToString(CultureInfo.InvariantCulture),
+                 m.Device, m.StartedUtc, F(m.LoadAverageAtStart, "F2"), m.Quick ? "quick" : "full");
+
+        MatmulResult mm = results.Matmul;
+        var matmul = new BenchTable("fp32 matmul (the machine's reference)", "size", "repeats", "ms median [min..max]", "GFLOP/s median [min..max]")
+            .Add($"{mm.Size}x{mm.Size}", mm.Repeats.ToString(CultureInfo.InvariantCulture), Range(mm.Milliseconds, "F1"), Range(mm.Gflops, "F1"));
+
+        var scans = new BenchTable("Selective scan (fp32; speed-up = Reference median / this median at the same length)",
+            "kind", "b x d x n x l", "runs", "forward ms", "fwd+bwd ms", "fwd speed-up", "fwd+bwd speed-up", "kept for bwd MiB", "peak fwd+bwd MiB");
+        foreach (ScanRow s in results.Scans)
+            scans.Add(s.Kind, $"{s.Batch}x{s.Channels}x{s.States}x{s.Length}", $"{s.Warmup}+{s.Repeats}", Range(s.ForwardMs, "F1"), Range(s.ForwardBackwardMs, "F1"),
+                F(s.ForwardSpeedupVsReference, "F1") + "x", F(s.ForwardBackwardSpeedupVsReference, "F1") + "x", Mib(s.RetainedForBackwardBytes), Mib(s.PeakForwardBackwardBytes));
+
+        var models = new BenchTable("Models (equal parameters)", "architecture", "parameters", "vs Mamba", "shape");
+        foreach (ModelRow r in results.Models)
+            models.Add(r.Architecture, r.Parameters.ToString("N0", CultureInfo.InvariantCulture), F(r.ParametersVsMamba, "F3"), r.Shape);
+
+        var training = new BenchTable("Training (AdamW step, batch 1, architectures interleaved round by round; MFU = FLOPs/byte x bytes/s / matmul FLOP/s of the same rounds)",
+            "architecture", "context", "step ms", "bytes/s", "MFLOP/byte", "matmul GFLOP/s same rounds", "MFU", "bytes/s vs Mamba");
+        foreach (TrainingRow r in results.Training)
+        {
+            double mamba = results.Training.Single(t => t.Architecture == "mamba" && t.Context == r.Context).BytesPerSecond.Median;
+            training.Add(r.Architecture, r.Context.ToString(CultureInfo.InvariantCulture), Range(r.StepMs, "F0"), Range(r.BytesPerSecond, "F0"),
+                F(r.FlopsPerByte / 1e6, "F1"), F(r.MatmulGflopsSameRounds, "F1"), F(r.Mfu * 100, "F1") + "%", F(r.BytesPerSecond.Median / mamba, "F2") + "x");
+        }
+
+        var generation = new BenchTable("Generation (batch 1, after a prefill to the position; all states interleaved round by round)",
+            "architecture", "position", "ms/byte", "bytes/s", "MFLOP/byte", "bytes/s vs Mamba");
+        foreach (GenerationRow r in results.Generation)
+        {
+            double mamba = results.Generation.Single(g => g.Architecture == "mamba" && g.Position == r.Position).BytesPerSecond;
+            generation.Add(r.Architecture, r.Position.ToString(CultureInfo.InvariantCulture), Range(r.MsPerByte, "F3"), F(r.BytesPerSecond, "F0"),
+                F(r.FlopsPerByte / 1e6, "F2"), F(r.BytesPerSecond / mamba, "F2") + "x");
+        }
+
+        var targets = new BenchTable("Targets", "target", "measured", "threshold", "result");
+        foreach (TargetCheck t in results.Targets)
+            targets.Add(t.Target, $"{F(t.Measured, "0.###")} {t.Unit}", F(t.Threshold, "0.###"), t.Pass ? "PASS" : "MISS");
+
+        return [machine, matmul, scans, models, training, generation, targets];
+    }
+}

@@ -1,0 +1,11 @@
+namespace MambaByte.Train.Bench;
+
+/// <summary>Everything one bench run measured; serialised as the <c>--json</c> file.</summary>
+public sealed record BenchResults(
+    BenchMachine Machine,
+    MatmulResult Matmul,
+    IReadOnlyList<ScanRow> Scans,
+    IReadOnlyList<ModelRow> Models,
+    IReadOnlyList<TrainingRow> Training,
+    IReadOnlyList<GenerationRow> Generation,
+    IReadOnlyList<TargetCheck> Targets);
