@@ -158,6 +158,34 @@ public sealed class CompareCommandTests
     }
 
     [Fact]
+    public void A_minutes_budget_trains_until_the_time_is_spent_and_a_rerun_skips_the_finished_run()
+    {
+        SingleThreadedTorch.Ensure();
+        using var temp = new TempDir();
+        string outDirectory = temp.File("minutes");
+        string[] args =
+        [
+            "compare", "--data", "kjv", "--archs", "mamba", "--size", "1", "--budget-minutes", "0.005", "--context", $"{Context}",
+            "--batch", $"{Batch}", "--device", "cpu", "--out", outDirectory, "--eval-bytes", "256", "--test-bytes", "256",
+            "--gen-positions", "8", "--gen-bytes", "2",
+        ];
+        (int code, string output) = Run(args);
+        Assert.True(code == 0, output);
+        string run = ComparisonRunner.RunDirectory(outDirectory, "mamba");
+        TrainerState state = Trainer.ReadState(CheckpointStore.Resolve(run));
+        Assert.True(state.ElapsedSeconds >= 0.3, $"{state.ElapsedSeconds} s");
+        ComparisonReport report = ComparisonReportWriter.Read(Path.Combine(outDirectory, ComparisonReportWriter.JsonFile));
+        Assert.Equal(state.Step, report.Architectures[0].Steps);
+        Assert.Equal(0.005, report.BudgetMinutes);
+        byte[] metrics = File.ReadAllBytes(Path.Combine(run, "metrics.csv"));
+
+        (code, output) = Run(args);
+        Assert.True(code == 0, output);
+        Assert.Contains("mamba: already trained (", output);
+        Assert.Equal(metrics, File.ReadAllBytes(Path.Combine(run, "metrics.csv")));
+    }
+
+    [Fact]
     public void Compare_refuses_two_budgets_and_a_run_directory_of_another_model()
     {
         using var temp = new TempDir();

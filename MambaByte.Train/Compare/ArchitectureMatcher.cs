@@ -50,7 +50,7 @@ public static class ArchitectureMatcher
     {
         if (match is not (MatchParams or MatchFlops)) throw new ArgumentException($"--match {match}: expected params or flops");
         if (context < 1) throw new ArgumentException($"--context {context}: expected >= 1");
-        MatchedModel reference = Mamba(MambaAtSize(size), context);
+        MatchedModel reference = Reference(size, context);
         double target = match == MatchParams ? reference.Parameters : reference.TrainingFlopsPerByte;
         var result = new List<MatchedModel>();
         foreach (string architecture in architectures)
@@ -70,6 +70,9 @@ public static class ArchitectureMatcher
         }
         return result;
     }
+
+    /// <summary>Mamba at <paramref name="size"/>: the model every other architecture is matched to.</summary>
+    public static MatchedModel Reference(string size, int context) => Mamba(MambaAtSize(size), context);
 
     public static string Quantity(string match) => match == MatchParams ? "parameter count" : "training FLOPs per byte";
 
