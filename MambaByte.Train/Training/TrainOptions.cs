@@ -11,6 +11,7 @@ public sealed record TrainOptions
 {
     [Description("architecture: mamba, transformer or megabyte")] public string Arch { get; init; } = "mamba";
     [Description("size preset of the architecture (see the model docs), e.g. tiny")] public string Preset { get; init; } = "tiny";
+    [Description("config.json of the exact model to train (any architecture; overrides --preset, --d-model and --n-layer)")] public string ModelConfig { get; init; } = "";
     [Description("model width; overrides the preset (0 = the preset's)")] public int DModel { get; init; }
     [Description("number of layers; overrides the preset (0 = the preset's)")] public int NLayer { get; init; }
     [Description("prepared store directory or shipped dataset name/path (e.g. kjv)")] public string Data { get; init; } = "kjv";

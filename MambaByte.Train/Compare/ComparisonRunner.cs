@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using MambaByte.Core.Checkpoints;
+using MambaByte.Core.Evaluation;
+using MambaByte.Core.Models;
+using MambaByte.Core.Native;
+using MambaByte.Data;
+using MambaByte.Train.Training;
+
+namespace MambaByte.Train.Compare;
+
+/// <summary>
+/// Runs a comparison: match the architectures, train each as an ordinary checkpointed run in
+/// <c>OUT/runs/ARCH</c> (the same <see cref="Trainer"/>, run-directory layout and metrics.csv as
+/// <c>mambabyte train</c>), score each final checkpoint on the same test bytes, time generation, write the report.
+/// A run whose checkpoint already spent the budget is not trained again; an interrupted one resumes exactly.
+/// </summary>
+public sealed class ComparisonRunner(ComparisonOptions options, TextWriter output)
+{
+    /// <summary>The matched model's config.json in each run directory (the run trains with <c>--model-config</c> on it).</summary>
+    public const string ModelConfigFile = "model-config.json";
+
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>The run directory of one architecture.</summary>
+    public static string RunDirectory(string outDirectory, string architecture) => Path.Combine(Path.GetFullPath(outDirectory), "runs", architecture);
+
+    /// <summary>The comparison's report, or null when training was interrupted (run the same command again to resume).</summary>
+    public ComparisonReport? Run(string commandLine, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        TorchRuntime.EnsureLoaded();
+        var clock = Stopwatch.StartNew();
+        long farthest = options.GenerationPositions.Max() + options.GenerationBytes + 1;
+        IReadOnlyList<MatchedModel> matched = ArchitectureMatcher.Match(options.Architectures, options.Size, options.Match, options.Context, farthest, options.MegaBytePatch);
+        MatchedModel reference = ArchitectureMatcher.Reference(options.Size, options.Context);
+        output.WriteLine($"mambabyte compare: matching {ArchitectureMatcher.Quantity(options.Match)} to Mamba at size {options.Size} (context {options.Context})");
+        foreach (MatchedModel m in matched)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {m.Architecture,-12} {m.Parameters,12:N0} params  {m.TrainingFlopsPerByte,12:G4} FLOPs/byte  ×{m.RatioTo(reference, options.Match):F3}  {m.Shape}"));
+
+        var trainedNow = new Dictionary<string, bool>();
+        foreach (MatchedModel m in matched)
+        {
+            bool? trained = Train(m, cancellationToken);
+            if (trained is null) return null;
+            trainedNow[m.Architecture] = trained.Value;
+        }
+
+        using ByteStore store = DatasetResolver.Resolve(options.Data, string.IsNullOrEmpty(options.CacheDir) ? null : options.CacheDir);
+        if (!store.SplitNames.Contains(options.TestSplit))
+            throw new ArgumentException($"--data {options.Data}: no split '{options.TestSplit}' to score (has {string.Join(", ", store.SplitNames)}); pick one with --test-split");
+        byte[] testBytes = EvalBytes.Read(store.Split(options.TestSplit), options.TestBytes);
+        var results = matched.Select(m => Measure(m, testBytes, trainedNow[m.Architecture], cancellationToken)).ToList();
+
+        var report = new ComparisonReport(
+            commandLine, ComparisonVersions.Collect(options.Device), options.Data, options.TrainSplit, options.EvalSplit, options.TestSplit,
+            testBytes.Length, options.Match, options.Size, options.BudgetFlops, options.BudgetMinutes, options.Context, options.BatchSize,
+            options.Seed, options.Lr, clock.Elapsed.TotalSeconds, results);
+        ComparisonReportWriter.Write(report, options.Out);
+        return report;
+    }
+
+    /// <summary>The <c>train</c> options of one architecture's run (before the step or time limit is set).</summary>
+    public TrainOptions TrainOptionsFor(MatchedModel model, string configPath) => new()
+    {
+        Arch = model.Architecture,
+        ModelConfig = configPath,
+        Data = options.Data,
+        TrainSplit = options.TrainSplit,
+        EvalSplit = options.EvalSplit,
+        Out = RunDirectory(options.Out, model.Architecture),
+        Device = options.Device,
+        Context = options.Context,
+        BatchSize = options.BatchSize,
+        Lr = options.Lr,
+        Seed = options.Seed,
+        EvalBytes = options.EvalBytes,
+        KeepLast = 1,
+        CacheDir = options.CacheDir,
+        Tensorboard = false,
+    };
+
+    /// <summary>Optimizer steps a FLOPs budget buys at a model's cost: ⌊F / (FLOPs/byte × bytes/step)⌋, at least 1.</summary>
+    public static long StepsForBudget(double budgetFlops, double flopsPerByte, long bytesPerStep) =>
+        Math.Max(1, (long)Math.Floor(budgetFlops / (flopsPerByte * bytesPerStep)));
+
+    /// <summary>Trains one architecture to its budget; false when its checkpoint had already spent it; null when interrupted.</summary>
+    bool? Train(MatchedModel model, CancellationToken cancellationToken)
+    {
+        string runDirectory = RunDirectory(options.Out, model.Architecture);
+        Directory.CreateDirectory(runDirectory);
+        string configPath = WriteModelConfig(model, runDirectory);
+        TrainOptions train = TrainOptionsFor(model, configPath);
+
+        string? checkpoint = Directory.Exists(Path.Combine(runDirectory, "checkpoints")) ? TryResolve(runDirectory) : null;
+        TrainerState? state = checkpoint is null ? null : Trainer.ReadState(checkpoint);
+        if (options.BudgetFlops > 0)
+        {
+            long steps = StepsForBudget(options.BudgetFlops, model.TrainingFlopsPerByte, train.BytesPerStep);
+            long every = Math.Max(1, steps / options.Evaluations);
+            train = train with
+            {
+                MaxSteps = steps, WarmupSteps = (int)Math.Clamp(steps / 10, 1, 20), LogEvery = (int)Math.Max(1, steps / 100),
+                EvalEvery = (int)every, CheckpointEvery = (int)every,
+            };
+            if (state is not null && state.Step >= steps) return Skip(model, checkpoint!, $"step {state.Step} of {steps}");
+        }
+        else
+        {
+            // The trainer's time limit counts this session only, so a resumed run gets what is left of the budget.
+            double spent = state?.ElapsedSeconds ?? 0;
+            double left = options.BudgetMinutes - spent / 60;
+            if (state is not null && left <= 0) return Skip(model, checkpoint!, $"{spent:F0} s of {options.BudgetMinutes * 60:F0} s");
+            train = train with { MaxSteps = 0, MaxMinutes = left, WarmupSteps = 20, LogEvery = 5, EvalEvery = 0, CheckpointEvery = 0 };
+        }
+        train.Validate();
+
+        output.WriteLine(checkpoint is null
+            ? $"{model.Architecture}: training in {runDirectory}"
+            : $"{model.Architecture}: resuming {checkpoint}");
+        using var data = new TrainingData(train);
+        TrainingOutcome outcome = new Trainer(train, data.Services(), new PlainProgress(output)).Run(checkpoint, cancellationToken);
+        output.WriteLine($"{model.Architecture}: {outcome.Message}");
+        return outcome.Reason switch
+        {
+            TrainingStopReason.Completed => true,
+            TrainingStopReason.Interrupted => null,
+            _ => throw new InvalidOperationException($"{model.Architecture}: {outcome.Message}"),
+        };
+    }
+
+    bool Skip(MatchedModel model, string checkpoint, string progress)
+    {
+        output.WriteLine($"{model.Architecture}: already trained ({progress}): {checkpoint}");
+        return false;
+    }
+
+    static string? TryResolve(string runDirectory)
+    {
+        try
+        {
+            return CheckpointStore.Resolve(runDirectory);
+        }
+        catch (InvalidDataException)
+        {
+            return null;   // a run that crashed before its first checkpoint starts over
+        }
+    }
+
+    /// <summary>Writes the matched config (atomically); a run directory holding another model's config is refused.</summary>
+    static string WriteModelConfig(MatchedModel model, string runDirectory)
+    {
+        string path = Path.Combine(runDirectory, ModelConfigFile);
+        string json = model.Config.ToJsonString(Indented);
+        if (File.Exists(path))
+        {
+            if (File.ReadAllText(path) != json)
+                throw new ArgumentException($"{path}: this run directory trained a different {model.Architecture} model (another --size, --match, --context or generation range); use a new --out");
+            return path;
+        }
+        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        File.WriteAllText(temporary, json);
+        File.Move(temporary, path);
+        return path;
+    }
+
+    ArchitectureResult Measure(MatchedModel matched, byte[] testBytes, bool trainedNow, CancellationToken cancellationToken)
+    {
+        string runDirectory = RunDirectory(options.Out, matched.Architecture);
+        string checkpoint = CheckpointStore.Resolve(runDirectory);
+        using ByteLanguageModel model = ModelCheckpoint.Load(checkpoint, DeviceOption.Parse(options.Device));
+        BitsPerByteResult test = BitsPerByteEvaluator.Windowed(model, [testBytes], options.Context, options.Context, options.BatchSize, cancellationToken);
+        IReadOnlyList<GenerationSpeedPoint> generation = GenerationSpeed.Measure(model, testBytes, options.GenerationPositions, options.GenerationBytes, cancellationToken);
+        double flopsPerByte = model.TrainingFlopsPerByte(options.Context);
+
+        List<MetricsRow> rows = MetricsLog.Read(Path.Combine(runDirectory, "metrics.csv"));
+        CurvePoint Point(MetricsRow r) => new(r.Step, r.Bytes, r.Bytes * flopsPerByte, r.ElapsedSeconds, r.BitsPerByte);
+        var train = rows.Where(r => r.Kind == "train").Select(Point).ToList();
+        var validation = rows.Where(r => r.Kind == "eval").Select(Point).ToList();
+        if (train.Count == 0) throw new InvalidDataException($"{runDirectory}/metrics.csv: no training rows");
+        MetricsRow last = rows.MaxBy(r => (r.Step, r.ElapsedSeconds))!;
+
+        string speeds = string.Join(", ", generation.Select(g => FormattableString.Invariant($"{g.BytesPerSecond:F0} B/s at {g.Position}")));
+        output.WriteLine(FormattableString.Invariant($"{matched.Architecture}: test {test.BitsPerByte:F4} bits/byte over {test.BytesScored:N0} bytes; generation {speeds}"));
+        return new ArchitectureResult(
+            matched.Architecture, matched.Shape, matched.Config, model.ParameterCount, flopsPerByte, runDirectory, trainedNow,
+            last.Step, last.Bytes, last.Bytes * flopsPerByte, last.ElapsedSeconds, train[^1].BitsPerByte,
+            validation.Count > 0 ? validation[^1].BitsPerByte : null, test.BitsPerByte, test.BytesScored, generation, train, validation);
+    }
+}
