@@ -55,11 +55,8 @@ public static class BitsPerByteEvaluator
             pending.Clear();
         }
 
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        using (InferenceMode.Enter(model))
         {
-            using var noGrad = no_grad();
             foreach (ReadOnlyMemory<byte> document in documents)
             {
                 documentCount++;
@@ -79,10 +76,6 @@ public static class BitsPerByteEvaluator
             }
             Flush();
         }
-        finally
-        {
-            model.train(wasTraining);
-        }
         return BitsPerByteResult.From(nats / Math.Log(2), scored, documentCount);
     }
 
@@ -94,11 +87,8 @@ public static class BitsPerByteEvaluator
         Device device = Generation.ByteGenerator.ModelDevice(model);
         double nats = 0;
         long scored = 0, documentCount = 0;
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        using (InferenceMode.Enter(model))
         {
-            using var noGrad = no_grad();
             foreach (ReadOnlyMemory<byte> document in documents)
             {
                 documentCount++;
@@ -116,10 +106,6 @@ public static class BitsPerByteEvaluator
                     scored += window.Length;
                 }
             }
-        }
-        finally
-        {
-            model.train(wasTraining);
         }
         return BitsPerByteResult.From(nats / Math.Log(2), scored, documentCount);
     }

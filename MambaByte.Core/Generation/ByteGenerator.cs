@@ -22,13 +22,10 @@ public static class ByteGenerator
         Device device = ModelDevice(model);
         var generated = new byte[maxBytes];
         float[] row = new float[ByteLanguageModel.ByteVocabulary];
-        bool wasTraining = model.training;
-        model.eval();
         var clock = Stopwatch.StartNew();
         int count = 0;
-        try
+        using (InferenceMode.Enter(model))
         {
-            using var noGrad = no_grad();
             using IInferenceState state = model.NewState(1);
             using (var scope = NewDisposeScope())
             {
@@ -50,10 +47,6 @@ public static class ByteGenerator
                 Tensor logits = model.Step(input, state);                                    // (1, 256)
                 CopyRow(logits[0], row);
             }
-        }
-        finally
-        {
-            model.train(wasTraining);
         }
         return new GenerationResult(generated, clock.Elapsed);
     }

@@ -30,14 +30,12 @@ public static class GenerationSpeed
         if (text.Length == 0) throw new ArgumentException("generation speed needs some text to use as the prompt");
         Device device = ByteGenerator.ModelDevice(model);
         float[] row = new float[ByteLanguageModel.ByteVocabulary];
-        bool wasTraining = model.training;
-        model.eval();
+        using var inference = InferenceMode.Enter(model);
         var states = new List<IInferenceState>();
         int threadsBefore = get_num_threads();
         try
         {
             if (device.type == DeviceType.CPU) set_num_threads(Threads);
-            using var noGrad = no_grad();
             // The prompt and the fed bytes repeat the text when it is shorter: speed does not depend on content.
             var ids = new List<long[]>();
             foreach (long position in positions)
@@ -77,7 +75,6 @@ public static class GenerationSpeed
         {
             foreach (IInferenceState state in states) state.Dispose();
             if (get_num_threads() != threadsBefore) set_num_threads(threadsBefore);
-            model.train(wasTraining);
         }
     }
 
