@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using MambaByte.Core.Diagnostics;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -96,22 +96,8 @@ public static class ScanBenchmark
 
     static (double Median, double Min, double Max) Time(Action run, int warmup, int repeats, CancellationToken ct)
     {
-        for (int i = 0; i < warmup; i++)
-        {
-            ct.ThrowIfCancellationRequested();
-            run();
-        }
-        var ms = new double[repeats];
-        for (int i = 0; i < repeats; i++)
-        {
-            ct.ThrowIfCancellationRequested();
-            long start = Stopwatch.GetTimestamp();
-            run();
-            ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        Array.Sort(ms);
-        double median = repeats % 2 == 1 ? ms[repeats / 2] : (ms[repeats / 2 - 1] + ms[repeats / 2]) / 2;
-        return (median, ms[0], ms[^1]);
+        Spread ms = Stopwatches.TimeMs(run, warmup, repeats, synchronize: () => { }, ct);
+        return (ms.Median, ms.Min, ms.Max);
     }
 
     static long SettledResidentBytes()

@@ -1,3 +1,4 @@
+using MambaByte.Core.Diagnostics;
 using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using MambaByte.Train.Compare;
@@ -85,8 +86,8 @@ public sealed class ArchitectureMatcherTests
     [Fact]
     public void Median_of_step_times_ignores_one_stalled_step()
     {
-        Assert.Equal(2.0, GenerationSpeed.Median([1.0, 2.0, 50.0]));
-        Assert.Equal(2.5, GenerationSpeed.Median([4.0, 1.0, 2.0, 3.0]));
+        Assert.Equal(2.0, Spread.Of([1.0, 2.0, 50.0]).Median);
+        Assert.Equal(2.5, Spread.Of([4.0, 1.0, 2.0, 3.0]).Median);
         Assert.Equal(0.5, new GenerationSpeedPoint(10, 3, 5.0, 2.0, 1).BytesPerSecond);
     }
 

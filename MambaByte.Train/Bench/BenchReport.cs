@@ -1,5 +1,7 @@
 using System.Globalization;
 
+using MambaByte.Core.Diagnostics;
+
 namespace MambaByte.Train.Bench;
 
 /// <summary>Turns <see cref="BenchResults"/> into the printed tables (one per section) and the target verdicts.</summary>

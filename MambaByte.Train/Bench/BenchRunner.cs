@@ -5,6 +5,8 @@ using MambaByte.Core.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
 
+using MambaByte.Core.Diagnostics;
+
 namespace MambaByte.Train.Bench;
 
 /// <summary>

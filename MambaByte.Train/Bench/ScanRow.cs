@@ -1,3 +1,5 @@
+using MambaByte.Core.Diagnostics;
+
 namespace MambaByte.Train.Bench;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using MambaByte.Core.Diagnostics;
 using System.Diagnostics;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
@@ -69,22 +70,13 @@ public static class GenerationSpeed
                     }
                 done += chunk;
             }
-            return positions.Select((p, k) => new GenerationSpeedPoint(p, bytes, stepSeconds[k].Sum(), Median(stepSeconds[k]), model.GenerationFlopsPerByte(p))).ToList();
+            return positions.Select((p, k) => new GenerationSpeedPoint(p, bytes, stepSeconds[k].Sum(), Spread.Of(stepSeconds[k]).Median, model.GenerationFlopsPerByte(p))).ToList();
         }
         finally
         {
             foreach (IInferenceState state in states) state.Dispose();
             if (get_num_threads() != threadsBefore) set_num_threads(threadsBefore);
         }
-    }
-
-    /// <summary>The middle value (the mean of the two middle ones for an even count).</summary>
-    public static double Median(IReadOnlyList<double> values)
-    {
-        if (values.Count == 0) throw new ArgumentException("the median of no values");
-        double[] sorted = values.Order().ToArray();
-        int half = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2;
     }
 
     static void StepOnce(ByteLanguageModel model, IInferenceState state, long next, Device device, float[] row)

@@ -1,4 +1,4 @@
-namespace MambaByte.Train.Bench;
+namespace MambaByte.Core.Diagnostics;
 
 /// <summary>Median and range (fastest, slowest) of repeated measurements, in the unit of the samples.</summary>
 public sealed record Spread(double Median, double Min, double Max)

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace MambaByte.Train.Bench;
+namespace MambaByte.Core.Diagnostics;
 
 /// <summary>Warm-up runs, then timed repeats in milliseconds.</summary>
 public static class Stopwatches
