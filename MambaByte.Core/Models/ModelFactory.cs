@@ -1,3 +1,4 @@
+using MambaByte.Core.Checkpoints;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -37,17 +38,5 @@ public static class ModelFactory
     }
 
     /// <summary>Parses a config.json, failing with the path and the problem.</summary>
-    public static JsonObject ReadConfig(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such config file", path);
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new InvalidDataException($"{path}: expected a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})");
-        }
-    }
+    public static JsonObject ReadConfig(string path) => JsonFile.ReadObject(path, "a JSON object");
 }

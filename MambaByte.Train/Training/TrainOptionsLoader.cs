@@ -1,3 +1,4 @@
+using MambaByte.Core.Checkpoints;
 using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
@@ -51,19 +52,7 @@ public static class TrainOptionsLoader
         return options;
     }
 
-    public static JsonObject ReadConfig(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such config file", path);
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                   ?? throw new InvalidDataException($"{path}: expected a JSON object of option names to values");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})");
-        }
-    }
+    public static JsonObject ReadConfig(string path) => JsonFile.ReadObject(path, "a JSON object of option names to values");
 
     public static string ToJson(TrainOptions options) => JsonSerializer.Serialize(options, Json);
 
