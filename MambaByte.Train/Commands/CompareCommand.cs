@@ -68,15 +68,7 @@ public static class CompareCommand
             string commandLine = "mambabyte " + string.Join(" ", parse.Tokens.Select(t => Quote(t.Value)));
 
             // SIGINT/SIGTERM: the running architecture saves a checkpoint at the next step; the same command resumes.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            void OnSignal(PosixSignalContext signal)
-            {
-                signal.Cancel = true;
-                error.WriteLine($"mambabyte: {signal.Signal}: saving a checkpoint at the next step boundary");
-                stop.Cancel();
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var stop = new StopSignals(cancellationToken, error);
 
             ComparisonReport? report = new ComparisonRunner(options, output).Run(commandLine, stop.Token);
             if (report is null)

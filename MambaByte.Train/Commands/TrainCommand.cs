@@ -61,15 +61,7 @@ public static class TrainCommand
             if (resumeFrom is not null) output.WriteLine($"  resume from    {resumeFrom}");
 
             // SIGINT/SIGTERM: finish the current step, save a checkpoint, exit 0.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            void OnSignal(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                error.WriteLine($"mambabyte: {context.Signal}: saving a checkpoint at the next step boundary");
-                stop.Cancel();
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var stop = new StopSignals(cancellationToken, error);
 
             using var data = new TrainingData(merged);
             TrainingServices services = data.Services();
