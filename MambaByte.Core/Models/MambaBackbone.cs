@@ -35,13 +35,13 @@ public sealed class MambaBackbone : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor bytes) => Forward(bytes, null, SelectiveScanKind.Auto);
 
     /// <summary>Parallel forward (b, l) → (b, l, d_model); with a state, continues from it and leaves it after the last byte.</summary>
-    public Tensor Forward(Tensor bytes, MambaInferenceState? state, SelectiveScanKind scanKind)
+    public Tensor Forward(Tensor bytes, MambaInferenceState? state, SelectiveScanKind scanKind, MixerKind mixerKind = MixerKind.Auto)
     {
         using var scope = NewDisposeScope();
         Tensor hidden = embedding.forward(bytes);                                              // (b, l, d_model)
         Tensor? residual = null;
         for (int i = 0; i < layers.Count; i++)
-            (hidden, residual) = layers[i].Forward(hidden, residual, state?.Layers[i], scanKind);
+            (hidden, residual) = layers[i].Forward(hidden, residual, state?.Layers[i], scanKind, mixerKind);
         return FinalNorm(hidden, residual).MoveToOuterDisposeScope();
     }
 

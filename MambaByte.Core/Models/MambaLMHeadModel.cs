@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MambaByte.Core.Generation;
+using MambaByte.Core.Modules;
 using MambaByte.Core.Ops;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -42,6 +43,9 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     /// <summary>Which selective-scan implementation the parallel forward uses (Auto: the fastest correct one for the device).</summary>
     public SelectiveScanKind ScanKind { get; set; } = SelectiveScanKind.Auto;
 
+    /// <summary>Which mixer implementation the parallel forward uses (Auto: the fused CPU kernels where they apply, see <see cref="MambaMixer.Resolve"/>).</summary>
+    public MixerKind MixerKind { get; set; } = MixerKind.Auto;
+
     public override string Architecture => "mamba";
 
     public ScalarType DType => backbone.Embedding.weight!.dtype;
@@ -54,7 +58,7 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     public override Tensor forward(Tensor bytes)
     {
         using var scope = NewDisposeScope();
-        return Head(backbone.Forward(bytes, null, ScanKind)).MoveToOuterDisposeScope();
+        return Head(backbone.Forward(bytes, null, ScanKind, MixerKind)).MoveToOuterDisposeScope();
     }
 
     public override IInferenceState NewState(int batchSize) =>
@@ -64,7 +68,7 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     {
         MambaInferenceState mambaState = AsMambaState(state, bytes.shape[0]);
         using var scope = NewDisposeScope();
-        Tensor logits = Head(backbone.Forward(bytes, mambaState, ScanKind));                  // (b, l, 256)
+        Tensor logits = Head(backbone.Forward(bytes, mambaState, ScanKind, MixerKind));                  // (b, l, 256)
         mambaState.Advance(bytes.shape[1]);
         return logits.MoveToOuterDisposeScope();
     }

@@ -38,11 +38,12 @@ public sealed class MambaBlock : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>(hidden, residual) → (mixer output, new residual), both (b, l, d_model).</summary>
-    public (Tensor Hidden, Tensor Residual) Forward(Tensor hidden, Tensor? residual, MambaLayerState? state, SelectiveScanKind scanKind)
+    public (Tensor Hidden, Tensor Residual) Forward(Tensor hidden, Tensor? residual, MambaLayerState? state, SelectiveScanKind scanKind,
+        MixerKind mixerKind = MixerKind.Auto)
     {
         using var scope = NewDisposeScope();
         Tensor newResidual = Accumulate(hidden, residual);
-        Tensor output = mixer.Forward(NormOf(newResidual), state, scanKind);
+        Tensor output = mixer.Forward(NormOf(newResidual), state, scanKind, mixerKind);
         return (output.MoveToOuterDisposeScope(), newResidual.MoveToOuterDisposeScope());
     }
 

@@ -74,8 +74,9 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
     /// conv state, the scan starts from its SSM state, and both are overwritten with the state after the last
     /// position (a fresh zero state gives exactly the reference's prefill).
     /// </summary>
-    public Tensor Forward(Tensor hidden, MambaLayerState? state, SelectiveScanKind scanKind)
+    public Tensor Forward(Tensor hidden, MambaLayerState? state, SelectiveScanKind scanKind, MixerKind mixerKind = MixerKind.Auto)
     {
+        if (Resolve(mixerKind, scanKind, hidden) == MixerKind.Fused) return ForwardFused(hidden, state);
         using var scope = NewDisposeScope();
         long batch = hidden.shape[0], length = hidden.shape[1];
         int dInner = config.DInner, dConv = config.DConv, dtRank = config.ResolvedDtRank, dState = config.DState;
@@ -111,6 +112,53 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
             }
         }
         Tensor output = out_proj.forward(scan.Y.transpose(1, 2));                              // (b, l, d_model)
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The implementation <see cref="Forward"/> runs for <paramref name="kind"/>: Auto is <see cref="MixerKind.Fused"/>
+    /// for CPU tensors unless the scan kind forces a tensor-op scan (Reference or Parallel).
+    /// </summary>
+    public static MixerKind Resolve(MixerKind kind, SelectiveScanKind scanKind, Tensor hidden) => kind switch
+    {
+        MixerKind.Auto when FusedMixer.Supports(hidden.device, hidden.dtype) && scanKind is SelectiveScanKind.Auto or SelectiveScanKind.FusedCpu => MixerKind.Fused,
+        MixerKind.Auto => MixerKind.TensorOps,
+        _ => kind,
+    };
+
+    /// <summary>
+    /// <see cref="Forward"/> through the fused kernels: the same computation in the (b, l, ·) layout of the projections,
+    /// with no transpose, padding or contiguous copy between in_proj and out_proj.
+    /// </summary>
+    Tensor ForwardFused(Tensor hidden, MambaLayerState? state)
+    {
+        using var scope = NewDisposeScope();
+        long length = hidden.shape[1];
+        int dInner = config.DInner, dConv = config.DConv, dtRank = config.ResolvedDtRank;
+
+        Tensor xz = in_proj.forward(hidden);                                                   // (b, l, 2*d_inner)
+        Tensor? left = state?.ConvState.narrow(2, 1, dConv - 1);                               // (b, d_inner, d_conv-1)
+        Tensor xc = FusedMixer.ConvSilu(xz, conv1d.weight!, conv1d.bias, left);                // (b, l, d_inner), compute dtype
+        Tensor xDbl = x_proj.forward(xc.to_type(hidden.dtype));                                // (b, l, dt_rank+2*d_state)
+        Tensor delta = F.linear(xDbl.narrow(-1, 0, dtRank), dt_proj.weight!);                  // (b, l, d_inner), bias goes to the scan
+
+        ScalarType compute = SelectiveScan.ComputeType(hidden.dtype);
+        Tensor A = -A_log.to_type(compute).exp();                                              // (d_inner, d_state)
+        ScanResult scan = FusedMixer.Scan(xc, delta, A, xDbl, dtRank, D, xz, dt_proj.bias,
+            state?.SsmState.clone(), deltaSoftplus: true, returnLastState: state is not null); // a copy: autograd may keep it
+
+        if (state is not null)
+        {
+            using (no_grad())
+            {
+                long kept = Math.Min(length, dConv);
+                Tensor tail = xz.narrow(1, length - kept, kept).narrow(2, 0, dInner).transpose(1, 2); // (b, d_inner, kept)
+                Tensor window = cat([left!.to_type(tail.dtype), tail], dim: 2);                 // (b, d_inner, d_conv-1+kept)
+                state.ConvState.copy_(window.narrow(2, window.shape[2] - dConv, dConv));
+                state.SsmState.copy_(scan.LastState!);
+            }
+        }
+        Tensor output = out_proj.forward(scan.Y.to_type(hidden.dtype));                        // (b, l, d_model)
         return output.MoveToOuterDisposeScope();
     }
 

@@ -271,7 +271,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
     static (long First, long End) Range(long items, int parts, int part) => (items * part / parts, items * (part + 1) / parts);
 
     /// <summary>log(1 + eˣ) as torch computes it (threshold 20), with an accurate log1p.</summary>
-    static T Softplus(T x)
+    internal static T Softplus(T x)
     {
         if (x > T.CreateTruncating(20)) return x;
         T e = T.Exp(x), onePlus = T.One + e;
@@ -280,7 +280,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
 
     /// <summary>The vector form of <see cref="Softplus(T)"/>: the same formula lane by lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<T> Softplus(Vector256<T> x)
+    internal static Vector256<T> Softplus(Vector256<T> x)
     {
         Vector256<T> e = Exp(Vector256.Min(x, Vector256.Create(T.CreateTruncating(20))));
         Vector256<T> onePlus = Vector256<T>.One + e, below = onePlus - Vector256<T>.One;
@@ -288,10 +288,10 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         return Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(T.CreateTruncating(20))), x, log1p);
     }
 
-    static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
+    internal static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<T> Sigmoid(Vector256<T> x) => Vector256<T>.One / (Vector256<T>.One + Exp(-x));
+    internal static Vector256<T> Sigmoid(Vector256<T> x) => Vector256<T>.One / (Vector256<T>.One + Exp(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<T> Log(Vector256<T> x)
@@ -302,7 +302,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<T> Exp(Vector256<T> x)
+    internal static Vector256<T> Exp(Vector256<T> x)
     {
         if (typeof(T) == typeof(float)) return ExpFloat(x.As<T, float>()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector256.Exp(x.As<T, double>()).As<double, T>();

@@ -1,0 +1,72 @@
+using MambaByte.Core.Ops.Kernels;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MambaByte.Core.Ops;
+
+/// <summary>
+/// The CPU mixer's two fused kernels (<see cref="MixerKernel{T}"/>), each one custom autograd node with a recomputing
+/// backward, working on the (b, l, ·) tensors the projections produce so that nothing is transposed or copied between
+/// in_proj, x_proj, dt_proj and out_proj:
+///   <see cref="ConvSilu"/>: xc = silu(causal depthwise conv(x) + bias), x = xz[..., :e];
+///   <see cref="Scan"/>: y = (C·h + D·xc)·silu(z), h_t = exp(softplus(Δ_t + bias)·A)·h_{t−1} + softplus(…)·B_t·xc_t.
+/// The tensor-op mixer (conv1d, silu, transposes, <see cref="SelectiveScan.Run"/>) is the reference they must equal.
+/// float32/float64 computation (half and bfloat16 inputs are upcast to float32); CPU tensors only.
+/// </summary>
+public static class FusedMixer
+{
+    /// <summary>Whether the fused kernels can run on tensors of this device and dtype.</summary>
+    public static bool Supports(Device device, ScalarType dtype) =>
+        device.type == DeviceType.CPU && dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.BFloat16 or ScalarType.Float16;
+
+    /// <summary>
+    /// xz (b, l, 2e), conv weight (e, 1, k), bias (e)?, left context (b, e, k−1)? (the conv state's last k−1 inputs;
+    /// zeros when null) → silu(conv) (b, l, e) in the compute dtype.
+    /// </summary>
+    public static Tensor ConvSilu(Tensor xz, Tensor convWeight, Tensor? convBias, Tensor? left)
+    {
+        Check(xz);
+        ScalarType compute = SelectiveScan.ComputeType(xz.dtype);
+        using var scope = NewDisposeScope();
+        Tensor weightT = convWeight.squeeze(1).t().to_type(compute).contiguous();            // (k, e)
+        Tensor? leftT = left?.transpose(1, 2).to_type(compute).contiguous();                // (b, k-1, e)
+        object?[] args = [xz.to_type(compute).contiguous(), weightT, convBias?.to_type(compute).contiguous(), leftT];
+        return FusedConvFunction.apply(args!).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The gated selective scan over (b, l, ·): u = xc (b, l, e), delta = dt_proj output without its bias (b, l, e),
+    /// A (e, n), xDbl = x_proj output (b, l, dtRank + 2n) holding B then C after the first dtRank columns, D (e)?,
+    /// xz (b, l, 2e)? whose second half is the gate z, deltaBias (e)?, initial state (b, e, n)?. Returns y (b, l, e)
+    /// in the compute dtype and, when asked, the last state (b, e, n); gradients flow into every tensor input,
+    /// the initial state included.
+    /// </summary>
+    public static ScanResult Scan(
+        Tensor u, Tensor delta, Tensor A, Tensor xDbl, long dtRank, Tensor? D, Tensor? xz, Tensor? deltaBias,
+        Tensor? initialState, bool deltaSoftplus, bool returnLastState)
+    {
+        Check(u);
+        ScalarType compute = SelectiveScan.ComputeType(u.dtype);
+        using var scope = NewDisposeScope();
+        Tensor?[] inputs = [u, delta, A, xDbl, D, xz, deltaBias, initialState];
+        bool keepCheckpoints = is_grad_enabled() && inputs.Any(t => t is not null && t.requires_grad);
+        object?[] args =
+        [
+            Ready(u, compute), Ready(delta, compute), Ready(A.t(), compute), Ready(xDbl, compute), D is null ? null : Ready(D, compute),
+            xz is null ? null : Ready(xz, compute), deltaBias is null ? null : Ready(deltaBias, compute),
+            initialState is null ? null : Ready(initialState.transpose(1, 2), compute), dtRank, deltaSoftplus, keepCheckpoints,
+        ];
+        List<Tensor> outputs = FusedMixerScanFunction.apply(args!);
+        Tensor y = outputs[0].MoveToOuterDisposeScope();                                    // (b, l, e)
+        Tensor? last = returnLastState ? outputs[1].transpose(1, 2).MoveToOuterDisposeScope() : null; // (b, e, n)
+        return new ScanResult(y, last);
+    }
+
+    static Tensor Ready(Tensor t, ScalarType compute) => t.to_type(compute).contiguous();
+
+    static void Check(Tensor t)
+    {
+        if (!Supports(t.device, t.dtype))
+            throw new ArgumentException($"fused mixer: runs on CPU float tensors only, got {t.dtype} on {t.device}; use the tensor-op mixer");
+    }
+}

@@ -1,0 +1,313 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace MambaByte.Core.Ops.Kernels;
+
+/// <summary>
+/// The Mamba mixer's non-matmul work on raw CPU memory in the (b, l, channels) layout that in_proj and x_proj produce,
+/// for float and double: the causal depthwise conv with SiLU, and the selective scan with softplus(Δ + bias), the D
+/// skip and the silu(z) gate. SIMD runs across channels (a block of <see cref="Width"/> neighbouring channels per
+/// vector), so one time step of a block is a handful of contiguous loads and there is no transpose, no horizontal
+/// sum in the forward and no copy between the projections and the kernel. Parallelism is over (batch row, channel
+/// block); a channel count that is not a multiple of the width ends in a partial block whose missing lanes load as
+/// zeros (a zero lane has u = 0, so its state stays 0 and it contributes nothing to the sums over channels).
+/// Must equal the tensor-op mixer (<c>MambaMixer</c> with a tensor-op scan) in values and gradients.
+/// </summary>
+internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static readonly int Width = Vector256<T>.Count;
+
+    /// <summary>Below this many (time step × channel × state) units a kernel call runs on the calling thread: a hand-off to the pool costs more.</summary>
+    const long SerialWork = 1 << 15;
+
+    static long Blocks(long channels) => (channels + Width - 1) / Width;
+
+    // ---------------------------------------------------------------- conv
+
+    /// <summary>xc[b, t, c] = silu(bias[c] + Σ_k w[k, c]·xpad[b, t + k, c]), xpad = (left context or zeros, x).</summary>
+    public static void ConvForward(in MixerBuffers p)
+    {
+        MixerBuffers args = p;
+        long blocks = Blocks(args.Channels), items = args.Batch * blocks;
+        For(items, args.Length * args.Channels * args.Kernel, item => ConvForwardBlock(args, item / blocks, item % blocks * Width));
+    }
+
+    static void ConvForwardBlock(in MixerBuffers p, long bi, long c0)
+    {
+        int lanes = (int)Math.Min(Width, p.Channels - c0);
+        long e = p.Channels, k = p.Kernel, l = p.Length;
+        T* w = (T*)p.ConvWeight + c0, outRow = (T*)p.ConvOut + bi * l * e + c0;
+        Vector256<T> bias = p.ConvBias == 0 ? Vector256<T>.Zero : Load((T*)p.ConvBias + c0, lanes);
+        for (long t = 0; t < l; t++)
+        {
+            Vector256<T> acc = bias;
+            for (long j = 0; j < k; j++) acc += Load(w + j * e, lanes) * ConvInput(p, bi, t - (k - 1) + j, c0, lanes);
+            Store(acc * SelectiveScanKernel<T>.Sigmoid(acc), outRow + t * e, lanes);
+        }
+    }
+
+    /// <summary>xpad at sequence position s (negative: the left context, or zeros without one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> ConvInput(in MixerBuffers p, long bi, long s, long c0, int lanes)
+    {
+        if (s >= 0) return Load((T*)p.Xz + (bi * p.Length + s) * p.XzStride + c0, lanes);
+        if (p.Left == 0) return Vector256<T>.Zero;
+        return Load((T*)p.Left + (bi * (p.Kernel - 1) + p.Kernel - 1 + s) * p.Channels + c0, lanes);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="ConvForward"/>: recomputes the pre-activation, then scatters ∂L/∂pre into ∂L/∂x (the x half
+    /// of a zero-filled (b, l, 2e) buffer) and the left context, and sums the weight and bias gradients per batch row.
+    /// </summary>
+    public static void ConvBackward(in MixerBuffers p)
+    {
+        MixerBuffers args = p;
+        long blocks = Blocks(args.Channels), items = args.Batch * blocks;
+        For(items, 2 * args.Length * args.Channels * args.Kernel, item => ConvBackwardBlock(args, item / blocks, item % blocks * Width));
+    }
+
+    static void ConvBackwardBlock(in MixerBuffers p, long bi, long c0)
+    {
+        int lanes = (int)Math.Min(Width, p.Channels - c0);
+        long e = p.Channels, k = p.Kernel, l = p.Length;
+        T* w = (T*)p.ConvWeight + c0, gOutRow = (T*)p.GradConvOut + bi * l * e + c0;
+        Vector256<T> bias = p.ConvBias == 0 ? Vector256<T>.Zero : Load((T*)p.ConvBias + c0, lanes);
+        Span<Vector256<T>> dw = stackalloc Vector256<T>[(int)k];
+        dw.Clear();
+        Vector256<T> db = Vector256<T>.Zero;
+        for (long t = 0; t < l; t++)
+        {
+            Vector256<T> pre = bias;
+            for (long j = 0; j < k; j++) pre += Load(w + j * e, lanes) * ConvInput(p, bi, t - (k - 1) + j, c0, lanes);
+            Vector256<T> sig = SelectiveScanKernel<T>.Sigmoid(pre);
+            Vector256<T> dPre = Load(gOutRow + t * e, lanes) * sig * (Vector256<T>.One + pre * (Vector256<T>.One - sig));
+            db += dPre;
+            for (long j = 0; j < k; j++)
+            {
+                long s = t - (k - 1) + j;
+                dw[(int)j] += dPre * ConvInput(p, bi, s, c0, lanes);
+                Vector256<T> contribution = Load(w + j * e, lanes) * dPre;
+                T* target = s >= 0
+                    ? (T*)p.GradXz + (bi * l + s) * p.XzStride + c0
+                    : p.GradLeft == 0 ? null : (T*)p.GradLeft + (bi * (k - 1) + k - 1 + s) * e + c0;
+                if (target != null) Store(Load(target, lanes) + contribution, target, lanes);
+            }
+        }
+        for (long j = 0; j < k; j++) Store(dw[(int)j], (T*)p.GradConvWeightPartial + (bi * k + j) * e + c0, lanes);
+        Store(db, (T*)p.GradConvBiasPartial + bi * e + c0, lanes);
+    }
+
+    // ---------------------------------------------------------------- scan
+
+    /// <summary>
+    /// h_t = exp(Δ_t·A) ⊙ h_{t−1} + Δ_t·B_t·u_t, y_t = (C_t·h_t + D·u_t)·silu(z_t), Δ_t = softplus(delta_t + bias);
+    /// writes y, the last state and (when non-null) the state before every <see cref="MixerBuffers.ChunkLength"/>-th step.
+    /// </summary>
+    public static void ScanForward(in MixerBuffers p)
+    {
+        MixerBuffers args = p;
+        long blocks = Blocks(args.Channels), items = args.Batch * blocks;
+        For(items, args.Length * args.Channels * args.States, item =>
+        {
+            Span<Vector256<T>> state = stackalloc Vector256<T>[(int)args.States];
+            ScanForwardBlock(args, item / blocks, item % blocks * Width, state);
+        });
+    }
+
+    static void ScanForwardBlock(in MixerBuffers p, long bi, long c0, Span<Vector256<T>> h)
+    {
+        int lanes = (int)Math.Min(Width, p.Channels - c0);
+        long e = p.Channels, n = p.States, l = p.Length;
+        T* at = (T*)p.At + c0;
+        Vector256<T> bias = p.DeltaBias == 0 ? Vector256<T>.Zero : Load((T*)p.DeltaBias + c0, lanes);
+        Vector256<T> skip = p.D == 0 ? Vector256<T>.Zero : Load((T*)p.D + c0, lanes);
+        for (int j = 0; j < n; j++) h[j] = p.H0 == 0 ? Vector256<T>.Zero : Load((T*)p.H0 + (bi * n + j) * e + c0, lanes);
+
+        for (long t = 0; t < l; t++)
+        {
+            if (p.Checkpoints != 0 && t % p.ChunkLength == 0)
+            {
+                T* checkpoint = (T*)p.Checkpoints + (bi * p.Chunks + t / p.ChunkLength) * n * e + c0;
+                for (int j = 0; j < n; j++) Store(h[j], checkpoint + j * e, lanes);
+            }
+            long row = bi * l + t;
+            Vector256<T> u = Load((T*)p.U + row * e + c0, lanes);
+            Vector256<T> dt = Step(Load((T*)p.Delta + row * e + c0, lanes) + bias, p.Softplus), dtu = dt * u;
+            T* bc = (T*)p.Bc + row * p.BcStride;
+            Vector256<T> y = Vector256<T>.Zero;
+            for (int j = 0; j < n; j++)
+            {
+                Vector256<T> decay = SelectiveScanKernel<T>.Exp(dt * Load(at + j * e, lanes));
+                Vector256<T> hj = decay * h[j] + Vector256.Create(bc[p.BOffset + j]) * dtu;
+                h[j] = hj;
+                y += Vector256.Create(bc[p.COffset + j]) * hj;
+            }
+            y += skip * u;
+            if (p.Xz != 0)
+            {
+                Vector256<T> z = Load((T*)p.Xz + row * p.XzStride + p.Channels + c0, lanes);
+                y *= z * SelectiveScanKernel<T>.Sigmoid(z);
+            }
+            Store(y, (T*)p.Y + row * e + c0, lanes);
+        }
+        for (int j = 0; j < n; j++) Store(h[j], (T*)p.Last + (bi * n + j) * e + c0, lanes);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="ScanForward"/>. Per block it walks the chunks from last to first, recomputes the chunk's
+    /// states from its checkpoint, then runs the adjoint recurrence backwards. ∂L/∂B and ∂L/∂C are sums over channels:
+    /// each task adds its blocks' lane sums into its own (l, n) slice of the partial buffers, which the caller sums.
+    /// </summary>
+    public static void ScanBackward(in MixerBuffers p, int tasksPerBatch)
+    {
+        MixerBuffers args = p;
+        long blocks = Blocks(args.Channels);
+        For(args.Batch * tasksPerBatch, 3 * args.Length * args.Channels * args.States, task =>
+        {
+            long bi = task / tasksPerBatch, part = task % tasksPerBatch;
+            long first = blocks * part / tasksPerBatch, end = blocks * (part + 1) / tasksPerBatch;
+            int n = (int)args.States, k = (int)args.ChunkLength;
+            var scratch = new Vector256<T>[(k + 1) * n + k * n + 3 * k + 2 * n];
+            fixed (Vector256<T>* s = scratch)
+            {
+                T* dB = (T*)args.GradBPartial + task * args.Length * n;
+                T* dC = (T*)args.GradCPartial + task * args.Length * n;
+                for (long block = first; block < end; block++) ScanBackwardBlock(args, bi, block * Width, s, dB, dC);
+            }
+        });
+    }
+
+    static void ScanBackwardBlock(in MixerBuffers p, long bi, long c0, Vector256<T>* scratch, T* dB, T* dC)
+    {
+        int lanes = (int)Math.Min(Width, p.Channels - c0);
+        long e = p.Channels, l = p.Length;
+        int n = (int)p.States, k = (int)p.ChunkLength;
+        // Scratch: states (k+1)·n (States[i] before step t0+i), decays k·n, Δ, softplus slope and C·h per step, adjoint n, ∂A n.
+        Vector256<T>* states = scratch, decays = states + (k + 1) * n, steps = decays + k * n, slopes = steps + k, readouts = slopes + k;
+        Vector256<T>* adjoint = readouts + k, dA = adjoint + n;
+        T* at = (T*)p.At + c0;
+        Vector256<T> bias = p.DeltaBias == 0 ? Vector256<T>.Zero : Load((T*)p.DeltaBias + c0, lanes);
+        Vector256<T> skip = p.D == 0 ? Vector256<T>.Zero : Load((T*)p.D + c0, lanes);
+        for (int j = 0; j < n; j++)
+        {
+            adjoint[j] = p.GradLast == 0 ? Vector256<T>.Zero : Load((T*)p.GradLast + (bi * n + j) * e + c0, lanes);
+            dA[j] = Vector256<T>.Zero;
+        }
+        Vector256<T> dSkip = Vector256<T>.Zero;
+
+        for (long chunk = p.Chunks - 1; chunk >= 0; chunk--)
+        {
+            long t0 = chunk * k, t1 = Math.Min(l, t0 + k);
+            T* checkpoint = (T*)p.Checkpoints + (bi * p.Chunks + chunk) * n * e + c0;
+            for (int j = 0; j < n; j++) states[j] = Load(checkpoint + j * e, lanes);
+            for (long t = t0; t < t1; t++)
+            {
+                long i = t - t0, row = bi * l + t;
+                Vector256<T> raw = Load((T*)p.Delta + row * e + c0, lanes) + bias;
+                Vector256<T> dt = Step(raw, p.Softplus), dtu = dt * Load((T*)p.U + row * e + c0, lanes);
+                steps[i] = dt;
+                slopes[i] = p.Softplus ? SelectiveScanKernel<T>.Sigmoid(raw) : Vector256<T>.One;
+                T* bc = (T*)p.Bc + row * p.BcStride;
+                Vector256<T>* hPrev = states + i * n, hNext = hPrev + n, dec = decays + i * n;
+                Vector256<T> y = Vector256<T>.Zero;
+                for (int j = 0; j < n; j++)
+                {
+                    Vector256<T> decay = SelectiveScanKernel<T>.Exp(dt * Load(at + j * e, lanes));
+                    dec[j] = decay;
+                    Vector256<T> hj = decay * hPrev[j] + Vector256.Create(bc[p.BOffset + j]) * dtu;
+                    hNext[j] = hj;
+                    y += Vector256.Create(bc[p.COffset + j]) * hj;
+                }
+                readouts[i] = y;
+            }
+            for (long t = t1 - 1; t >= t0; t--)
+            {
+                long i = t - t0, row = bi * l + t;
+                Vector256<T> u = Load((T*)p.U + row * e + c0, lanes), dt = steps[i], dtu = dt * u;
+                Vector256<T> g = Load((T*)p.GradY + row * e + c0, lanes);
+                if (p.Xz != 0)
+                {
+                    Vector256<T> z = Load((T*)p.Xz + row * p.XzStride + p.Channels + c0, lanes), sig = SelectiveScanKernel<T>.Sigmoid(z);
+                    Vector256<T> yPre = readouts[i] + skip * u;
+                    Store(g * yPre * sig * (Vector256<T>.One + z * (Vector256<T>.One - sig)), (T*)p.GradZ + row * p.XzStride + p.Channels + c0, lanes);
+                    g *= z * sig;
+                }
+                dSkip += g * u;
+                T* bc = (T*)p.Bc + row * p.BcStride;
+                T* dBRow = dB + t * n, dCRow = dC + t * n;
+                Vector256<T>* hPrev = states + i * n, hNext = hPrev + n, dec = decays + i * n;
+                Vector256<T> stepAcc = Vector256<T>.Zero, inputAcc = Vector256<T>.Zero;
+                for (int j = 0; j < n; j++)
+                {
+                    Vector256<T> bj = Vector256.Create(bc[p.BOffset + j]);
+                    dCRow[j] += Vector256.Sum(hNext[j] * g);
+                    Vector256<T> adj = adjoint[j] + Vector256.Create(bc[p.COffset + j]) * g;        // ∂L/∂h_t
+                    Vector256<T> dExponent = adj * hPrev[j] * dec[j];                                 // ∂L/∂(Δ_t·A)
+                    stepAcc += dExponent * Load(at + j * e, lanes) + adj * bj * u;
+                    dA[j] += dExponent * dt;
+                    dBRow[j] += Vector256.Sum(adj * dtu);
+                    inputAcc += adj * bj;
+                    adjoint[j] = adj * dec[j];                                                         // ∂L/∂h_{t−1}
+                }
+                Store(g * skip + dt * inputAcc, (T*)p.GradU + row * e + c0, lanes);
+                Store(stepAcc * slopes[i], (T*)p.GradDelta + row * e + c0, lanes);
+            }
+        }
+        for (int j = 0; j < n; j++)
+        {
+            Store(adjoint[j], (T*)p.GradH0 + (bi * n + j) * e + c0, lanes);
+            Store(dA[j], (T*)p.GradAtPartial + (bi * n + j) * e + c0, lanes);
+        }
+        Store(dSkip, (T*)p.GradDPartial + bi * e + c0, lanes);
+    }
+
+    /// <summary>How many tasks per batch row the scan backward splits the channel blocks into (each gets its own dB/dC partial).</summary>
+    public static int BackwardTasksPerBatch(long batch, long channels, long work) =>
+        work < SerialWork ? 1 : (int)Math.Clamp((4L * Environment.ProcessorCount + batch - 1) / batch, 1, Math.Max(1, Blocks(channels)));
+
+    // ---------------------------------------------------------------- helpers
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Step(Vector256<T> raw, bool softplus) => softplus ? SelectiveScanKernel<T>.Softplus(raw) : raw;
+
+    /// <summary>Runs <paramref name="body"/> for 0..items−1: inline when the work is small, else on the thread pool in a few chunks per core.</summary>
+    static void For(long items, long work, Action<long> body)
+    {
+        if (work < SerialWork || items == 1 || Environment.ProcessorCount == 1)
+        {
+            for (long i = 0; i < items; i++) body(i);
+            return;
+        }
+        int tasks = (int)Math.Min(items, 4L * Environment.ProcessorCount);
+        Parallel.For(0, tasks, task =>
+        {
+            for (long i = items * task / tasks, end = items * (task + 1) / tasks; i < end; i++) body(i);
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Load(T* source, int lanes) => lanes == Width ? Vector256.Load(source) : LoadPartial(source, lanes);
+
+    static Vector256<T> LoadPartial(T* source, int lanes)
+    {
+        Span<T> buffer = stackalloc T[Width];
+        buffer.Clear();
+        new Span<T>(source, lanes).CopyTo(buffer);
+        return Vector256.Create<T>(buffer);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(Vector256<T> value, T* target, int lanes)
+    {
+        if (lanes == Width) value.Store(target);
+        else StorePartial(value, target, lanes);
+    }
+
+    static void StorePartial(Vector256<T> value, T* target, int lanes)
+    {
+        Span<T> buffer = stackalloc T[Width];
+        value.CopyTo(buffer);
+        buffer[..lanes].CopyTo(new Span<T>(target, lanes));
+    }
+}

@@ -1,0 +1,189 @@
+using MambaByte.Core.Generation;
+using MambaByte.Core.Models;
+using MambaByte.Core.Modules;
+using MambaByte.Core.Ops;
+using MambaByte.Tests.Support;
+using TorchSharp;
+using static MambaByte.Tests.Ops.ScanTestInputs;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MambaByte.Tests.Ops;
+
+/// <summary>
+/// The fused CPU mixer against the tensor-op mixer: the kernels alone against conv1d + silu + the Reference scan
+/// composed from plain tensor ops, then whole mixers and whole models run through either path.
+/// </summary>
+public sealed class FusedMixerTests
+{
+    /// <summary>Lengths 1, 3, 64, 1000; d_inner odd (13, 7) and a multiple of the SIMD width (16); with and without carried state.</summary>
+    public static TheoryData<string, int, int, int, bool> KernelCases()
+    {
+        var data = new TheoryData<string, int, int, int, bool>();
+        foreach (string dtype in new[] { "float64", "float32" })
+        {
+            data.Add(dtype, 1, 13, 3, false);
+            data.Add(dtype, 3, 13, 3, true);
+            data.Add(dtype, 64, 16, 4, true);
+            data.Add(dtype, 64, 13, 16, false);
+            data.Add(dtype, 1000, 7, 4, true);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelCases))]
+    public void Fused_conv_and_scan_match_the_tensor_op_reference_values_and_gradients(string dtype, int length, int channels, int states, bool carried)
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        const int batch = 2, kernel = 4, dtRank = 2;
+        var gen = new Generator((ulong)(length * 100 + channels * 10 + states));
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["xz"] = randn([batch, length, 2 * channels], dtype: float64, generator: gen),
+            ["convWeight"] = 0.5 * randn([channels, 1, kernel], dtype: float64, generator: gen),
+            ["convBias"] = 0.1 * randn([channels], dtype: float64, generator: gen),
+            ["delta"] = 0.5 * randn([batch, length, channels], dtype: float64, generator: gen),
+            ["A"] = -rand([channels, states], dtype: float64, generator: gen) - 0.1,
+            ["xDbl"] = randn([batch, length, dtRank + 2 * states], dtype: float64, generator: gen),
+            ["D"] = randn([channels], dtype: float64, generator: gen),
+            ["deltaBias"] = 0.5 * rand([channels], dtype: float64, generator: gen) - 1,
+        };
+        if (carried)
+        {
+            inputs["left"] = randn([batch, channels, kernel - 1], dtype: float64, generator: gen);
+            inputs["h0"] = randn([batch, channels, states], dtype: float64, generator: gen);
+        }
+        Tensor gy = randn([batch, length, channels], dtype: float64, generator: gen);
+        Tensor gLast = randn([batch, channels, states], dtype: float64, generator: gen);
+
+        // The truth: the tensor-op composition in float64 (for float32, on the same float32-rounded inputs).
+        var rounded = dtype == "float64" ? inputs : inputs.ToDictionary(kv => kv.Key, kv => kv.Value.to_type(float32).to_type(float64));
+        var truth = Run(TensorOpMixerOps, rounded, float64, dtRank, gy, gLast);
+        var got = Run(FusedMixerOps, inputs, dtype == "float64" ? float64 : float32, dtRank, gy, gLast);
+
+        (double r, double a) = dtype == "float64" ? (1e-10, 1e-10) : (6e-4, 2e-3);    // mamba_ssm's float32 selective-scan tolerances
+        (double gr, double ga) = dtype == "float64" ? (1e-10, 1e-10) : (1e-3, 5e-3);
+        AssertClose("y", got.Y, truth.Y, r, a);
+        AssertClose("last state", got.Last, truth.Last, r, a);
+        foreach ((string name, Tensor expected) in truth.Grads)
+        {
+            // Parameter-like inputs sum over every (batch, position): float32 accumulation error grows with the length.
+            double scale = name is "A" or "D" or "deltaBias" or "convWeight" or "convBias" ? Math.Sqrt(length) : 1;
+            AssertClose($"d{name}", got.Grads[name], expected, gr * scale, ga * scale);
+        }
+    }
+
+    delegate (Tensor Y, Tensor Last) MixerOps(IReadOnlyDictionary<string, Tensor> x, int dtRank);
+
+    /// <summary>conv1d over the left-padded, transposed x, silu, then <see cref="SelectiveScan.Reference"/> on transposed inputs.</summary>
+    static (Tensor Y, Tensor Last) TensorOpMixerOps(IReadOnlyDictionary<string, Tensor> x, int dtRank)
+    {
+        Tensor xz = x["xz"];
+        long batch = xz.shape[0], channels = xz.shape[2] / 2, kernel = x["convWeight"].shape[2], states = x["A"].shape[1];
+        Tensor xPart = xz.narrow(2, 0, channels).transpose(1, 2), z = xz.narrow(2, channels, channels).transpose(1, 2); // (b, e, l)
+        Tensor left = x.GetValueOrDefault("left") ?? zeros([batch, channels, kernel - 1], dtype: xz.dtype);
+        Tensor xc = F.silu(F.conv1d(cat([left, xPart], dim: 2), x["convWeight"], x["convBias"], groups: channels));    // (b, e, l)
+        Tensor B = x["xDbl"].narrow(2, dtRank, states).transpose(1, 2), C = x["xDbl"].narrow(2, dtRank + states, states).transpose(1, 2);
+        ScanResult scan = SelectiveScan.Reference(xc, x["delta"].transpose(1, 2), x["A"], B, C, x["D"], z, x["deltaBias"],
+            deltaSoftplus: true, initialState: x.GetValueOrDefault("h0"), returnLastState: true);
+        return (scan.Y.transpose(1, 2), scan.LastState!);
+    }
+
+    static (Tensor Y, Tensor Last) FusedMixerOps(IReadOnlyDictionary<string, Tensor> x, int dtRank)
+    {
+        Tensor xc = FusedMixer.ConvSilu(x["xz"], x["convWeight"], x["convBias"], x.GetValueOrDefault("left"));
+        ScanResult scan = FusedMixer.Scan(xc, x["delta"], x["A"], x["xDbl"], dtRank, x["D"], x["xz"], x["deltaBias"],
+            x.GetValueOrDefault("h0"), deltaSoftplus: true, returnLastState: true);
+        return (scan.Y, scan.LastState!);
+    }
+
+    static (Tensor Y, Tensor Last, Dictionary<string, Tensor> Grads) Run(
+        MixerOps ops, IReadOnlyDictionary<string, Tensor> inputs, ScalarType dtype, int dtRank, Tensor gy, Tensor gLast)
+    {
+        var leaves = inputs.ToDictionary(kv => kv.Key, kv => kv.Value.to_type(dtype).detach().requires_grad_());
+        (Tensor y, Tensor last) = ops(leaves, dtRank);
+        Tensor loss = (y.to_type(float64) * gy).sum() + (last.to_type(float64) * gLast).sum();
+        loss.backward();
+        var grads = leaves.ToDictionary(kv => kv.Key, kv => kv.Value.grad?.to_type(float64) ?? throw new InvalidOperationException($"no gradient for {kv.Key}"));
+        return (y.detach().to_type(float64), last.detach().to_type(float64), grads);
+    }
+
+    /// <summary>Whole mixers: odd d_inner (d_model 13, expand 1), d_state 5, lengths 1, 3, 64, 1000, fresh and carried state.</summary>
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(3, true)]
+    [InlineData(64, false)]
+    [InlineData(64, true)]
+    [InlineData(1000, true)]
+    public void Fused_mixer_equals_the_tensor_op_mixer_in_values_gradients_and_state_at_float64(int length, bool carried)
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        var config = new MambaConfig { DModel = 13, NLayer = 1, DState = 5, DConv = 4, Expand = 1 };
+        manual_seed(length + (carried ? 1 : 0));
+        using var mixer = new MambaMixer(config);
+        mixer.to(float64);
+        var gen = new Generator(7);
+        Tensor hidden = randn([2, length, 13], dtype: float64, generator: gen);
+        Tensor gOut = randn([2, length, 13], dtype: float64, generator: gen);
+        Tensor conv0 = randn([2, 13, 4], dtype: float64, generator: gen), ssm0 = randn([2, 13, 5], dtype: float64, generator: gen);
+
+        var results = new List<(Tensor Out, Tensor GradHidden, Dictionary<string, Tensor> Grads, MambaLayerState? State)>();
+        foreach (MixerKind kind in new[] { MixerKind.TensorOps, MixerKind.Fused })
+        {
+            mixer.zero_grad();
+            MambaLayerState? state = null;
+            if (carried)
+            {
+                state = new MambaLayerState(2, 13, 4, 5, float64, CPU);
+                state.ConvState.copy_(conv0);
+                state.SsmState.copy_(ssm0);
+            }
+            Tensor h = hidden.clone().requires_grad_();
+            Tensor output = mixer.Forward(h, state, SelectiveScanKind.Reference, kind);
+            (output * gOut).sum().backward();
+            results.Add((output.detach(), h.grad!.clone(), mixer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone()), state));
+        }
+        var (reference, fused) = (results[0], results[1]);
+        AssertClose("output", fused.Out, reference.Out, 1e-10, 1e-10);
+        AssertClose("d hidden", fused.GradHidden, reference.GradHidden, 1e-10, 1e-10);
+        Assert.Equal(9, reference.Grads.Count);
+        foreach ((string name, Tensor expected) in reference.Grads) AssertClose($"d {name}", fused.Grads[name], expected, 1e-10, 1e-10);
+        if (carried)
+        {
+            AssertClose("conv state", fused.State!.ConvState, reference.State!.ConvState, 0, 0);
+            AssertClose("ssm state", fused.State.SsmState, reference.State.SsmState, 1e-10, 1e-10);
+        }
+    }
+
+    [Theory]
+    [InlineData("float64")]
+    [InlineData("float32")]
+    public void Whole_model_loss_and_gradients_are_the_same_with_either_mixer(string dtype)
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        var config = new MambaConfig { DModel = 24, NLayer = 3, DState = 8 };
+        using var model = new MambaLMHeadModel(config, seed: 3);
+        if (dtype == "float64") model.to(float64);
+        Tensor bytes = randint(0, 256, [2, 100], dtype: int64, generator: new Generator(5));
+        var losses = new List<double>();
+        var grads = new List<Dictionary<string, Tensor>>();
+        foreach (MixerKind kind in new[] { MixerKind.TensorOps, MixerKind.Fused })
+        {
+            model.MixerKind = kind;
+            model.zero_grad();
+            Tensor logits = model.forward(bytes[.., ..^1]);
+            Tensor loss = F.cross_entropy(logits.reshape(-1, 256).to_type(float64), bytes[.., 1..].reshape(-1));
+            loss.backward();
+            losses.Add(loss.item<double>());
+            grads.Add(model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.to_type(float64).clone()));
+        }
+        Assert.Equal(MixerKind.Fused, MambaMixer.Resolve(MixerKind.Auto, SelectiveScanKind.Auto, bytes.to_type(float32)));
+        (double r, double a) = dtype == "float64" ? (1e-10, 1e-12) : (1e-3, 1e-5);
+        Assert.True(Math.Abs(losses[0] - losses[1]) <= a + r * Math.Abs(losses[0]), $"loss {losses[1]:R} vs {losses[0]:R}");
+        foreach ((string name, Tensor expected) in grads[0]) AssertClose($"d {name}", grads[1][name], expected, r, a);
+    }
+}
