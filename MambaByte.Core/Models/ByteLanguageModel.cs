@@ -48,6 +48,26 @@ public abstract class ByteLanguageModel : nn.Module<Tensor, Tensor>
     /// </summary>
     public virtual bool DecaysWeight(string name, Tensor parameter) => parameter.dim() >= 2;
 
+    /// <summary>
+    /// Makes this model the low-precision working copy of mixed-precision training: floating-point parameters go to
+    /// <paramref name="dtype"/> (bfloat16 or float16) except those the architecture's reference keeps in float32
+    /// (<see cref="KeepsFloat32"/>). The forward then runs its matrix products in <paramref name="dtype"/>.
+    /// </summary>
+    public ByteLanguageModel ToMixedPrecision(ScalarType dtype)
+    {
+        this.to(dtype);
+        KeepFloat32Parameters();
+        return this;
+    }
+
+    /// <summary>Whether mixed precision keeps a parameter in float32. Default: none (the whole model runs in the low precision).</summary>
+    public virtual bool KeepsFloat32(string name) => false;
+
+    /// <summary>Casts the parameters <see cref="KeepsFloat32"/> names back to float32 after a whole-model cast.</summary>
+    protected virtual void KeepFloat32Parameters()
+    {
+    }
+
     /// <summary>Number of trainable parameters (tied weights counted once).</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
 
@@ -56,6 +76,8 @@ public abstract class ByteLanguageModel : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         Tensor logits = forward(input);                                  // (b, l, 256)
+        // Mixed precision: the loss is computed from float32 logits (a bf16 loss moves in steps of 1/64 near 4).
+        if (logits.dtype is ScalarType.BFloat16 or ScalarType.Float16) logits = logits.to_type(ScalarType.Float32);
         Tensor loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), target.reshape(-1));
         return loss.MoveToOuterDisposeScope();
     }

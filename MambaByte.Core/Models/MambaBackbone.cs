@@ -56,9 +56,17 @@ public sealed class MambaBackbone : nn.Module<Tensor, Tensor>
         return FinalNorm(hidden, residual).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Mixed precision: every block's float32 parameters and the final norm back to float32.</summary>
+    internal void KeepFloat32()
+    {
+        foreach (MambaBlock block in layers) block.KeepFloat32();
+        norm_f.to(ScalarType.Float32);
+    }
+
+    // As the reference: the residual stream is cast to the final norm weight's dtype (float32 under mixed precision).
     Tensor FinalNorm(Tensor hidden, Tensor? residual)
     {
         Tensor sum = residual is null ? hidden : hidden + residual;
-        return norm_f.forward(sum.to_type(embedding.weight!.dtype));
+        return norm_f.forward(sum.to_type(norm_f.parameters().First().dtype));
     }
 }

@@ -130,9 +130,18 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
 
     public override IEnumerable<Parameter> parameters(bool recurse = true) => named_parameters(recurse).Select(p => p.parameter);
 
+    /// <summary>As mamba_ssm's mixed precision: A_log, D, dt_proj.bias and the norm weights stay float32.</summary>
+    public override bool KeepsFloat32(string name)
+    {
+        string leaf = name[(name.LastIndexOf('.') + 1)..];
+        return leaf is "A_log" or "D" || name.EndsWith("dt_proj.bias", StringComparison.Ordinal) || name.Contains("norm", StringComparison.Ordinal);
+    }
+
+    protected override void KeepFloat32Parameters() => backbone.KeepFloat32();
+
     Tensor Head(Tensor hidden)
     {
-        Tensor logits = lm_head.forward(hidden);                                               // (..., padded vocab)
+        Tensor logits = lm_head.forward(hidden.to_type(lm_head.weight!.dtype));                // (..., padded vocab)
         return Config.PaddedVocabSize == ByteVocabulary ? logits : logits.narrow(-1, 0, ByteVocabulary);
     }
 

@@ -62,6 +62,15 @@ public sealed class MambaBlock : nn.Module<Tensor, Tensor>
         return residualInFp32 && sum.dtype is ScalarType.Float16 or ScalarType.BFloat16 ? sum.to_type(ScalarType.Float32) : sum;
     }
 
-    // The reference casts the residual to the norm weight's dtype before norming.
-    Tensor NormOf(Tensor residual) => norm.forward(residual.to_type(mixer.InProj.weight!.dtype));
+    /// <summary>Mixed precision: the mixer's A_log, D and dt_proj.bias and this block's norm weight back to float32.</summary>
+    internal void KeepFloat32()
+    {
+        mixer.KeepFloat32();
+        norm.to(ScalarType.Float32);
+    }
+
+    // The reference casts the residual to the norm weight's dtype before norming (float32 under mixed precision).
+    Tensor NormOf(Tensor residual) => norm.forward(residual.to_type(NormDtype));
+
+    ScalarType NormDtype => norm.parameters().First().dtype;   // the parameter itself: not a wrapper to dispose
 }

@@ -22,8 +22,8 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
     readonly Linear x_proj;
     readonly Linear dt_proj;
     readonly Linear out_proj;
-    readonly Parameter A_log;
-    readonly Parameter D;
+    Parameter A_log;
+    Parameter D;
 #pragma warning restore IDE1006
 
     /// <summary>
@@ -64,6 +64,20 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
     }
 
     internal Linear InProj => in_proj;
+
+    /// <summary>
+    /// Mixed precision as mamba_ssm runs it: after a whole-model cast to bfloat16/float16, A_log, D and dt_proj.bias
+    /// go back to float32 (they set the decay rates and step sizes, where bf16's 8-bit mantissa costs 3.5e-3 in A_log).
+    /// </summary>
+    internal void KeepFloat32()
+    {
+        using var noGrad = no_grad();
+        A_log = new Parameter(A_log.to_type(ScalarType.Float32));
+        ConditionallyRegisterParameter(nameof(A_log), A_log);
+        D = new Parameter(D.to_type(ScalarType.Float32));
+        ConditionallyRegisterParameter(nameof(D), D);
+        dt_proj.bias = new Parameter(dt_proj.bias!.to_type(ScalarType.Float32));
+    }
     internal Linear DtProj => dt_proj;
     internal Linear OutProj => out_proj;
 
@@ -81,6 +95,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
         long batch = hidden.shape[0], length = hidden.shape[1];
         int dInner = config.DInner, dConv = config.DConv, dtRank = config.ResolvedDtRank, dState = config.DState;
 
+        hidden = hidden.to_type(in_proj.weight!.dtype);                                        // norms run in float32
         Tensor xz = in_proj.forward(hidden).transpose(1, 2);                                   // (b, 2*d_inner, l)
         Tensor[] parts = xz.chunk(2, dim: 1);
         Tensor x = parts[0], z = parts[1];                                                     // (b, d_inner, l) each
@@ -136,13 +151,14 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
         long length = hidden.shape[1];
         int dInner = config.DInner, dConv = config.DConv, dtRank = config.ResolvedDtRank;
 
-        Tensor xz = in_proj.forward(hidden);                                                   // (b, l, 2*d_inner)
+        hidden = hidden.to_type(in_proj.weight!.dtype);                                        // norms run in float32
+        ScalarType compute = SelectiveScan.ComputeType(hidden.dtype);
+        Tensor xz = in_proj.forward(hidden).to_type(compute);                                  // (b, l, 2*d_inner), read by both kernels
         Tensor? left = state?.ConvState.narrow(2, 1, dConv - 1);                               // (b, d_inner, d_conv-1)
         Tensor xc = FusedMixer.ConvSilu(xz, conv1d.weight!, conv1d.bias, left);                // (b, l, d_inner), compute dtype
         Tensor xDbl = x_proj.forward(xc.to_type(hidden.dtype));                                // (b, l, dt_rank+2*d_state)
         Tensor delta = F.linear(xDbl.narrow(-1, 0, dtRank), dt_proj.weight!);                  // (b, l, d_inner), bias goes to the scan
 
-        ScalarType compute = SelectiveScan.ComputeType(hidden.dtype);
         Tensor A = -A_log.to_type(compute).exp();                                              // (d_inner, d_state)
         ScanResult scan = FusedMixer.Scan(xc, delta, A, xDbl, dtRank, D, xz, dt_proj.bias,
             state?.SsmState.clone(), deltaSoftplus: true, returnLastState: state is not null); // a copy: autograd may keep it
@@ -171,6 +187,7 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         int dtRank = config.ResolvedDtRank, dState = config.DState;
 
+        hidden = hidden.to_type(in_proj.weight!.dtype);                                        // norms run in float32
         Tensor[] parts = in_proj.forward(hidden).chunk(2, dim: -1);
         Tensor x = parts[0], z = parts[1];                                                     // (b, d_inner) each
 

@@ -13,6 +13,8 @@ public sealed record RuntimeReport(
     int TorchThreads,
     int ProcessorCount,
     string Simd,
+    string Bf16Units,
+    string Int8Units,
     string NativeFix)
 {
     public static RuntimeReport Collect()
@@ -28,6 +30,8 @@ public sealed record RuntimeReport(
             torch.get_num_threads(),
             Environment.ProcessorCount,
             DescribeSimd(),
+            CpuFeatures.Detect().Bf16Units,
+            CpuFeatures.Detect().Int8Units,
             DescribeNativeFix(TorchRuntime.NativeLibraryPath()));
     }
 

@@ -26,6 +26,8 @@ public static class InfoCommand
             output.WriteLine($"devices        {string.Join(", ", report.Devices)}");
             output.WriteLine($"threads        {report.TorchThreads} torch / {report.ProcessorCount} cores");
             output.WriteLine($"SIMD           {report.Simd}");
+            output.WriteLine($"bf16 units     {report.Bf16Units}");
+            output.WriteLine($"int8 units     {report.Int8Units}");
             output.WriteLine($"native fix     {report.NativeFix}");
             return 0;
         });

@@ -19,7 +19,7 @@ public sealed record TrainOptions
     [Description("split for periodic evaluation (skipped when the store has none)")] public string EvalSplit { get; init; } = "validation";
     [Description("run directory: checkpoints/step-N/, best/, metrics.csv, run.json")] public string Out { get; init; } = "runs/latest";
     [Description("cpu, cuda, cuda:N or auto")] public string Device { get; init; } = "auto";
-    [Description("float32, or bfloat16 (CUDA only: bf16 compute with fp32 master weights)")] public string Dtype { get; init; } = "float32";
+    [Description("float32, bfloat16 (mixed precision: bf16 matrix products, fp32 master weights, optimizer, A_log, D, dt bias, norms and residual), or auto (bfloat16 where its matmul measures faster)")] public string Dtype { get; init; } = "float32";
     [Description("bytes per training window")] public int Context { get; init; } = 256;
     [Description("windows per micro-batch")] public int BatchSize { get; init; } = 8;
     [Description("micro-batches per optimizer step")] public int GradAccum { get; init; } = 1;
@@ -53,7 +53,7 @@ public sealed record TrainOptions
             if (!ok) throw new ArgumentException(message);
         }
         Check(Arch is "mamba" or "transformer" or "megabyte", $"--arch {Arch}: expected mamba, transformer or megabyte");
-        Check(Dtype is "float32" or "bfloat16", $"--dtype {Dtype}: expected float32 or bfloat16");
+        Check(Dtype is "float32" or "bfloat16" or "auto", $"--dtype {Dtype}: expected float32, bfloat16 or auto");
         Check(Context >= 1, $"--context {Context}: expected >= 1");
         Check(BatchSize >= 1, $"--batch-size {BatchSize}: expected >= 1");
         Check(GradAccum >= 1, $"--grad-accum {GradAccum}: expected >= 1");

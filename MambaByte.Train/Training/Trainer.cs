@@ -33,9 +33,14 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
     {
         TorchRuntime.EnsureLoaded();
         Device device = DeviceOption.Parse(options.Device);
+        string dtypeNote = options.Dtype;
         bool bf16 = options.Dtype == "bfloat16";
-        if (bf16 && device.type != DeviceType.CUDA)
-            throw new ArgumentException("--dtype bfloat16: bf16 training runs only on CUDA (hand-cast bf16 compute with fp32 master weights); use --dtype float32 on the CPU");
+        if (options.Dtype == "auto")
+        {
+            (ScalarType chosen, double fp32Rate, double bf16Rate) = PeakFlops.ChooseAuto(device);
+            bf16 = chosen == ScalarType.BFloat16;
+            dtypeNote = $"auto → {(bf16 ? "bfloat16" : "float32")} (matmul fp32 {fp32Rate / 1e9:F1}, bf16 {(bf16Rate > 0 ? $"{bf16Rate / 1e9:F1}" : "n/a")} GFLOP/s; bf16 units: {CpuFeatures.Detect().Bf16Units})";
+        }
         store.AfterFileWritten = CheckpointFault;
         PrepareOutputDirectory();
 
@@ -50,7 +55,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         BFloat16Shadow? shadow = null;
         if (bf16)
         {
-            ByteLanguageModel working = services.CreateModel(options).to(device).to(bfloat16);
+            ByteLanguageModel working = services.CreateModel(options).to(device).ToMixedPrecision(bfloat16);
             working.train();
             shadow = new BFloat16Shadow(model, working);
         }
@@ -76,10 +81,10 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             ? torch.utils.tensorboard.SummaryWriter(Path.Combine(store.RunDirectory, "tensorboard"))
             : null;
 
-        double peak = PeakFlops.Measure(device);
+        double peak = PeakFlops.Measure(device, dtype: bf16 ? bfloat16 : float32);
         double flopsPerByte = model.TrainingFlopsPerByte(options.Context);
         progress.Event($"{model.Architecture}: {model.ParameterCount:N0} parameters, {flopsPerByte:G3} training FLOPs/byte at context {options.Context}; " +
-                       $"device {device}; peak {peak / 1e9:F1} GFLOP/s (fp32 {1024}³ matmul)");
+                       $"device {device}; dtype {dtypeNote}; peak {peak / 1e9:F1} GFLOP/s ({(bf16 ? "bf16" : "fp32")} {1024}³ matmul)");
         if (resumeCheckpoint is not null) progress.Event($"resumed from {resumeCheckpoint} at step {resumed!.Step}");
 
         var schedule = LearningRateSchedule.For(options);
