@@ -28,9 +28,8 @@ public static class FusedMixer
         Check(xz);
         ScalarType compute = SelectiveScan.ComputeType(xz.dtype);
         using var scope = NewDisposeScope();
-        Tensor weightT = convWeight.squeeze(1).t().to_type(compute).contiguous();            // (k, e)
         Tensor? leftT = left?.transpose(1, 2).to_type(compute).contiguous();                // (b, k-1, e)
-        object?[] args = [xz.to_type(compute).contiguous(), weightT, convBias?.to_type(compute).contiguous(), leftT];
+        object?[] args = [Ready(xz, compute), Ready(convWeight, compute), convBias is null ? null : Ready(convBias, compute), leftT];
         return FusedConvFunction.apply(args!).MoveToOuterDisposeScope();
     }
 
@@ -52,7 +51,7 @@ public static class FusedMixer
         bool keepCheckpoints = is_grad_enabled() && inputs.Any(t => t is not null && t.requires_grad);
         object?[] args =
         [
-            Ready(u, compute), Ready(delta, compute), Ready(A.t(), compute), Ready(xDbl, compute), D is null ? null : Ready(D, compute),
+            Ready(u, compute), Ready(delta, compute), Ready(A, compute), Ready(xDbl, compute), D is null ? null : Ready(D, compute),
             xz is null ? null : Ready(xz, compute), deltaBias is null ? null : Ready(deltaBias, compute),
             initialState is null ? null : Ready(initialState.transpose(1, 2), compute), dtRank, deltaSoftplus, keepCheckpoints,
         ];

@@ -30,6 +30,15 @@ public sealed record BenchPlan
     public int TrainingWarmup { get; init; } = 1;
     public int TrainingRepeats { get; init; } = 3;
 
+    /// <summary>Training runs in each of these: float32, and bf16 mixed precision (fp32 masters, bf16 matrix products).</summary>
+    public string[] TrainingDtypes { get; init; } = ["float32", "bfloat16"];
+
+    /// <summary>A second, deeper set of equal-parameter models (null: none).</summary>
+    public BenchModelSet? Medium { get; init; }
+
+    /// <summary>Mamba mixers timed forward+backward, fused against tensor ops: (d_model, context), batch 1.</summary>
+    public required (int DModel, int Context)[] MixerCases { get; init; }
+
     public required long[] GenerationPositions { get; init; }
     public int GenerationWarmupBytes { get; init; } = 8;
 
@@ -40,6 +49,12 @@ public sealed record BenchPlan
     public required MambaConfig Mamba { get; init; }
     public required TransformerConfig Transformer { get; init; }
     public required MegaByteConfig MegaByte { get; init; }
+
+    /// <summary>The main equal-parameter set at <see cref="TrainingContexts"/>.</summary>
+    public BenchModelSet Equal => new("equal", Mamba, Transformer, MegaByte, TrainingContexts);
+
+    /// <summary>Every set the training section measures: the equal set, then the medium one.</summary>
+    public IEnumerable<BenchModelSet> ModelSets => Medium is null ? [Equal] : [Equal, Medium];
 
     /// <summary>
     /// The sizes. Models of equal parameters (within 10%): Mamba d_model 512 × 2 layers (3.52M),
@@ -60,6 +75,12 @@ public sealed record BenchPlan
             _ => (1, 5),
         },
         TrainingContexts = [1024, 4096, 8192],
+        Medium = new BenchModelSet("medium",
+            new MambaConfig { DModel = 256, NLayer = 8 },
+            new TransformerConfig { DModel = 192, NLayer = 8, NHead = 3 },
+            new MegaByteConfig { DGlobal = 256, NGlobalLayer = 4, NGlobalHead = 4, DLocal = 128, NLocalLayer = 2, NLocalHead = 2, MaxContext = 8192 },
+            [1024]),
+        MixerCases = [(96, 64), (96, 128), (96, 256), (512, 1024)],
         GenerationPositions = [100, 1000, 8000],
         Mamba = new MambaConfig { DModel = 512, NLayer = 2 },
         Transformer = new TransformerConfig { DModel = 384, NLayer = 2, NHead = 6 },
@@ -73,6 +94,7 @@ public sealed record BenchPlan
         MatmulSize = 1024, MatmulWarmup = 1, MatmulRepeats = 3,
         ScanBatch = 2, ScanChannels = 128, ScanStates = 16, ScanLengths = [128, 256, 512], ScanRuns = (_, _) => (1, 3),
         TrainingContexts = [64, 128, 256], TrainingRepeats = 2,
+        MixerCases = [(96, 64), (96, 128), (96, 256)],
         GenerationPositions = [10, 50, 200], GenerationRounds = 3,
         Mamba = new MambaConfig { DModel = 96, NLayer = 1 },
         Transformer = new TransformerConfig { DModel = 48, NLayer = 3, NHead = 2 },

@@ -6,6 +6,7 @@ public sealed record BenchResults(
     MatmulResult Matmul,
     IReadOnlyList<ScanRow> Scans,
     IReadOnlyList<ModelRow> Models,
+    IReadOnlyList<MixerRow> Mixers,
     IReadOnlyList<TrainingRow> Training,
     IReadOnlyList<GenerationRow> Generation,
     IReadOnlyList<TargetCheck> Targets);

@@ -1,6 +1,9 @@
 using System.Globalization;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
+using MambaByte.Core.Modules;
+using MambaByte.Core.Native;
+using MambaByte.Train.Training;
 using MambaByte.Core.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,23 +27,31 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
         MatmulResult matmul = MeasureMatmul(cancellationToken);
         progress($"matmul {matmul.Size}: {matmul.Gflops.Median:F1} GFLOP/s [{matmul.Gflops.Min:F1}..{matmul.Gflops.Max:F1}]");
         var models = new List<ModelRow>();
-        long mambaParameters = 0;
-        foreach (string architecture in Architectures)
+        foreach (BenchModelSet set in plan.ModelSets)
         {
-            using ByteLanguageModel probe = Build(architecture);
-            if (architecture == "mamba") mambaParameters = probe.ParameterCount;
-            models.Add(new ModelRow(architecture, probe.ParameterCount, probe.ParameterCount / (double)mambaParameters, Shape(architecture)));
-            progress($"{architecture}: {probe.ParameterCount:N0} parameters ({Shape(architecture)})");
+            long mambaParameters = 0;
+            foreach (string architecture in Architectures)
+            {
+                using ByteLanguageModel probe = Build(set, architecture);
+                if (architecture == "mamba") mambaParameters = probe.ParameterCount;
+                models.Add(new ModelRow(set.Name, architecture, probe.ParameterCount, probe.ParameterCount / (double)mambaParameters, Shape(set, architecture)));
+                progress($"{set.Name} {architecture}: {probe.ParameterCount:N0} parameters ({Shape(set, architecture)})");
+            }
         }
 
+        List<MixerRow> mixers = MeasureMixers(cancellationToken);
+
         var training = new List<TrainingRow>();
-        foreach (int context in plan.TrainingContexts)
+        foreach (BenchModelSet set in plan.ModelSets)
         {
-            foreach (TrainingRow row in MeasureTraining(context, cancellationToken))
+            foreach (int context in set.Contexts)
             {
-                training.Add(row);
-                progress($"train {row.Architecture} context {context}: {row.BytesPerSecond.Median:F0} bytes/s [{row.BytesPerSecond.Min:F0}..{row.BytesPerSecond.Max:F0}], " +
-                         $"MFU {row.Mfu:P1} of {row.MatmulGflopsSameRounds:F1} GFLOP/s");
+                foreach (TrainingRow row in MeasureTraining(set, context, cancellationToken))
+                {
+                    training.Add(row);
+                    progress($"train {set.Name} {row.Dtype} {row.Architecture} context {context}: {row.BytesPerSecond.Median:F0} bytes/s [{row.BytesPerSecond.Min:F0}..{row.BytesPerSecond.Max:F0}], " +
+                             $"{row.TrainingGflops:F1} training GFLOP/s, MFU {row.Mfu:P1} of {row.MatmulGflopsSameRounds:F1} GFLOP/s");
+                }
             }
         }
 
@@ -49,8 +60,8 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
             progress($"generate {row.Architecture} at {row.Position}: {row.MsPerByte.Median:F3} ms/byte [{row.MsPerByte.Min:F3}..{row.MsPerByte.Max:F3}], {row.BytesPerSecond:F0} bytes/s");
 
         List<ScanRow> scans = MeasureScans(cancellationToken);
-        IReadOnlyList<TargetCheck> targets = BenchTargets.Check(plan, scans, training, generation);
-        return new BenchResults(machine, matmul, scans, models, training, generation, targets);
+        IReadOnlyList<TargetCheck> targets = BenchTargets.Check(plan, scans, mixers, training, generation, CpuFeatures.Detect());
+        return new BenchResults(machine, matmul, scans, models, mixers, training, generation, targets);
     }
 
     BenchMachine DescribeMachine()
@@ -116,24 +127,26 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
 
     // ---- models ----
 
-    ByteLanguageModel Build(string architecture)
+    ByteLanguageModel Build(string architecture) => Build(plan.Equal, architecture);
+
+    ByteLanguageModel Build(BenchModelSet set, string architecture)
     {
         ByteLanguageModel model = architecture switch
         {
-            "mamba" => new MambaLMHeadModel(plan.Mamba, Seed),
-            "transformer" => new ByteTransformer(plan.Transformer, Seed),
-            "megabyte" => new MegaByteModel(plan.MegaByte, Seed),
+            "mamba" => new MambaLMHeadModel(set.Mamba, Seed),
+            "transformer" => new ByteTransformer(set.Transformer, Seed),
+            "megabyte" => new MegaByteModel(set.MegaByte, Seed),
             _ => throw new ArgumentException($"bench: unknown architecture '{architecture}'"),
         };
         model.to(device);
         return model;
     }
 
-    string Shape(string architecture) => architecture switch
+    static string Shape(BenchModelSet set, string architecture) => architecture switch
     {
-        "mamba" => $"d_model {plan.Mamba.DModel}, {plan.Mamba.NLayer} layers, d_inner {plan.Mamba.DInner}, d_state {plan.Mamba.DState}",
-        "transformer" => $"d_model {plan.Transformer.DModel}, {plan.Transformer.NLayer} layers, {plan.Transformer.NHead} heads",
-        "megabyte" => $"patch {plan.MegaByte.PatchSize}, global {plan.MegaByte.DGlobal}x{plan.MegaByte.NGlobalLayer} layers, local {plan.MegaByte.DLocal}x{plan.MegaByte.NLocalLayer} layers",
+        "mamba" => $"d_model {set.Mamba.DModel}, {set.Mamba.NLayer} layers, d_inner {set.Mamba.DInner}, d_state {set.Mamba.DState}",
+        "transformer" => $"d_model {set.Transformer.DModel}, {set.Transformer.NLayer} layers, {set.Transformer.NHead} heads",
+        "megabyte" => $"patch {set.MegaByte.PatchSize}, global {set.MegaByte.DGlobal}x{set.MegaByte.NGlobalLayer} layers, local {set.MegaByte.DLocal}x{set.MegaByte.NLocalLayer} layers",
         _ => architecture,
     };
 
@@ -153,57 +166,128 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
     }
 
     /// <summary>
-    /// Training steps of the three architectures at one context, interleaved round by round (mamba, transformer,
-    /// megabyte, matmul; repeat), so that a change in the machine's load hits all of them alike. MFU divides by the
-    /// median matmul FLOP/s sampled in the same rounds.
+    /// Training steps of the three architectures of a set at one context, in every dtype of the plan, interleaved
+    /// round by round (each architecture in each dtype, then one matmul per dtype; repeat), so that a change in the
+    /// machine's load hits all of them alike. bf16 steps are mixed precision as the trainer runs them: the fp32 masters
+    /// are copied into a bf16 working copy, which runs forward and backward, and its gradients come back to the fp32
+    /// AdamW step. MFU divides by the median matmul FLOP/s of the row's dtype sampled in the same rounds.
     /// </summary>
-    List<TrainingRow> MeasureTraining(int context, CancellationToken ct)
+    List<TrainingRow> MeasureTraining(BenchModelSet set, int context, CancellationToken ct)
     {
         using var scope = NewDisposeScope();
-        var models = Architectures.Select(Build).ToArray();
-        var optimizers = models.Select(m => { m.train(); return optim.AdamW(m.parameters(), lr: 1e-4); }).ToArray();
+        var entries = new List<(string Architecture, string Dtype, ByteLanguageModel Master, BFloat16Shadow? Shadow, optim.Optimizer Optimizer)>();
         try
         {
+            foreach (string architecture in Architectures)
+            {
+                foreach (string dtype in plan.TrainingDtypes)
+                {
+                    ByteLanguageModel master = Build(set, architecture);
+                    master.train();
+                    BFloat16Shadow? shadow = null;
+                    if (dtype == "bfloat16")
+                    {
+                        ByteLanguageModel working = Build(set, architecture).ToMixedPrecision(bfloat16);
+                        working.train();
+                        shadow = new BFloat16Shadow(master, working);
+                    }
+                    entries.Add((architecture, dtype, master, shadow, optim.AdamW(master.parameters(), lr: 1e-4)));
+                }
+            }
             Tensor window = RandomBytes(context + 1, Seed + context);
             Tensor input = window.narrow(1, 0, context), target = window.narrow(1, 1, context);   // (1, context) each
             using var gen = new Generator(Seed);
             int n = plan.MatmulSize;
-            Tensor a = randn([n, n], generator: gen).to(device), b = randn([n, n], generator: gen).to(device);
+            var operands = plan.TrainingDtypes.ToDictionary(d => d, d =>
+            {
+                ScalarType type = d == "bfloat16" ? bfloat16 : float32;
+                return (A: randn([n, n], generator: gen).to(device).to_type(type), B: randn([n, n], generator: gen).to(device).to_type(type));
+            });
 
             Action Step(int i) => () =>
             {
                 using var step = NewDisposeScope();
-                optimizers[i].zero_grad();
-                models[i].Loss(input, target).backward();
-                optimizers[i].step();
+                var (_, _, master, shadow, optimizer) = entries[i];
+                optimizer.zero_grad();
+                shadow?.CopyWeightsDown();
+                (shadow?.Working ?? master).Loss(input, target).backward();
+                shadow?.CopyGradientsUp();
+                optimizer.step();
             };
 
-            for (int i = 0; i < models.Length; i++) Stopwatches.TimeMs(Step(i), plan.TrainingWarmup, 1, Synchronize, ct);
-            var samples = models.Select(_ => new List<double>()).ToArray();
-            var matmul = new List<double>();
+            for (int i = 0; i < entries.Count; i++) Stopwatches.TimeMs(Step(i), plan.TrainingWarmup, 1, Synchronize, ct);
+            var samples = entries.Select(_ => new List<double>()).ToArray();
+            var matmul = plan.TrainingDtypes.ToDictionary(d => d, _ => new List<double>());
             for (int round = 0; round < plan.TrainingRepeats; round++)
             {
-                for (int i = 0; i < models.Length; i++) samples[i].Add(Stopwatches.TimeMs(Step(i), 0, 1, Synchronize, ct).Median);
-                matmul.Add(MatmulFlopsPerSecond(a, b));
+                for (int i = 0; i < entries.Count; i++) samples[i].Add(Stopwatches.TimeMs(Step(i), 0, 1, Synchronize, ct).Median);
+                foreach (string dtype in plan.TrainingDtypes) matmul[dtype].Add(MatmulFlopsPerSecond(operands[dtype].A, operands[dtype].B));
             }
 
-            double matmulFlops = Spread.Of(matmul).Median;
             var rows = new List<TrainingRow>();
-            for (int i = 0; i < models.Length; i++)
+            for (int i = 0; i < entries.Count; i++)
             {
+                var (architecture, dtype, master, _, _) = entries[i];
+                double matmulFlops = Spread.Of(matmul[dtype]).Median;
                 Spread ms = Spread.Of(samples[i]);
                 Spread bytesPerSecond = ms.Inverted(t => context / (t * 1e-3));
-                double flopsPerByte = models[i].TrainingFlopsPerByte(context);
-                rows.Add(new TrainingRow(Architectures[i], context, plan.TrainingRepeats, ms, bytesPerSecond, flopsPerByte,
+                double flopsPerByte = master.TrainingFlopsPerByte(context);
+                rows.Add(new TrainingRow(set.Name, dtype, architecture, context, plan.TrainingRepeats, ms, bytesPerSecond, flopsPerByte,
                     matmulFlops / 1e9, flopsPerByte * bytesPerSecond.Median / matmulFlops));
             }
             return rows;
         }
         finally
         {
-            foreach (var o in optimizers) o.Dispose();
-            foreach (var m in models) m.Dispose();
+            foreach (var e in entries)
+            {
+                e.Optimizer.Dispose();
+                e.Shadow?.Working.Dispose();
+                e.Master.Dispose();
+            }
         }
+    }
+
+    /// <summary>
+    /// One Mamba mixer per planned (d_model, context): forward and backward on a (1, context, d_model) input through the
+    /// tensor-op mixer and through the fused one, alternately, so both see the same load.
+    /// </summary>
+    List<MixerRow> MeasureMixers(CancellationToken ct)
+    {
+        var rows = new List<MixerRow>();
+        if (device.type != DeviceType.CPU) return rows;
+        foreach ((int dModel, int context) in plan.MixerCases)
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(Seed);
+            using var mixer = new MambaMixer(new MambaConfig { DModel = dModel, NLayer = 1 });
+            using var gen = new Generator(Seed);
+            Tensor hidden = randn([1, context, dModel], generator: gen).requires_grad_();
+            Tensor gradOut = randn([1, context, dModel], generator: gen);
+
+            Action Pass(MixerKind kind) => () =>
+            {
+                using var pass = NewDisposeScope();
+                mixer.zero_grad();
+                hidden.grad?.zero_();
+                (mixer.Forward(hidden, null, SelectiveScanKind.Auto, kind) * gradOut).sum().backward();
+            };
+
+            Stopwatches.TimeMs(Pass(MixerKind.TensorOps), 2, 1, Synchronize, ct);
+            Stopwatches.TimeMs(Pass(MixerKind.Fused), 2, 1, Synchronize, ct);
+            var tensorOps = new List<double>();
+            var fused = new List<double>();
+            int repeats = plan.IsQuick ? 5 : 7;
+            for (int r = 0; r < repeats; r++)
+            {
+                tensorOps.Add(Stopwatches.TimeMs(Pass(MixerKind.TensorOps), 0, 1, Synchronize, ct).Median);
+                fused.Add(Stopwatches.TimeMs(Pass(MixerKind.Fused), 0, 1, Synchronize, ct).Median);
+            }
+            var row = new MixerRow(dModel, context, repeats, Spread.Of(tensorOps), Spread.Of(fused));
+            rows.Add(row);
+            progress($"mixer d_model {dModel} context {context}: tensor ops {row.TensorOpsMs.Median:F2} ms, fused {row.FusedMs.Median:F2} ms forward+backward ({row.Speedup:F1}x)");
+        }
+        return rows;
     }
 
     /// <summary>

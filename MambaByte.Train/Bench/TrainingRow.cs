@@ -3,9 +3,15 @@ using MambaByte.Core.Diagnostics;
 namespace MambaByte.Train.Bench;
 
 /// <summary>
-/// One full AdamW training step (forward, loss, backward, optimizer step) on a batch of one window:
-/// step time (ms), bytes/s (context ÷ step time), analytic FLOPs per byte, the median matmul GFLOP/s sampled in the
-/// same rounds as the steps, and MFU = FLOPs/byte × bytes/s ÷ that matmul FLOP/s (median figures).
+/// One full AdamW training step (forward, loss, backward, optimizer step) on a batch of one window, in a model set
+/// (<c>equal</c> or <c>medium</c>) and a dtype (float32, or bfloat16 mixed precision): step time (ms), bytes/s
+/// (context ÷ step time), analytic FLOPs per byte, the median matmul GFLOP/s of the same dtype sampled in the same
+/// rounds as the steps, MFU = FLOPs/byte × bytes/s ÷ that matmul FLOP/s (median figures), and the training FLOP/s
+/// achieved (FLOPs/byte × bytes/s), which compares architectures per unit of training compute.
 /// </summary>
 public sealed record TrainingRow(
-    string Architecture, int Context, int Repeats, Spread StepMs, Spread BytesPerSecond, double FlopsPerByte, double MatmulGflopsSameRounds, double Mfu);
+    string Set, string Dtype, string Architecture, int Context, int Repeats, Spread StepMs, Spread BytesPerSecond, double FlopsPerByte,
+    double MatmulGflopsSameRounds, double Mfu)
+{
+    public double TrainingGflops => FlopsPerByte * BytesPerSecond.Median / 1e9;
+}

@@ -45,8 +45,8 @@ public static class BenchCommand
             output.WriteLine();
             foreach (BenchTable table in BenchReport.Tables(results)) table.Write(output, interactive);
             if (jsonPath is not null) WriteJson(jsonPath, results);
-            int missed = results.Targets.Count(t => !t.Pass);
-            output.WriteLine($"targets: {results.Targets.Count - missed} PASS, {missed} MISS");
+            int passed = results.Targets.Count(t => t.Skipped is null && t.Pass), skipped = results.Targets.Count(t => t.Skipped is not null);
+            output.WriteLine($"targets: {passed} PASS, {results.Targets.Count - passed - skipped} MISS, {skipped} SKIPPED");
             return Task.FromResult(0);
         });
         return command;

@@ -5,8 +5,8 @@ namespace MambaByte.Core.Ops.Kernels;
 
 /// <summary>
 /// Custom autograd node around <see cref="MixerKernel{T}.ConvForward"/>: the mixer's causal depthwise conv + SiLU read
-/// straight from in_proj's output. Inputs: xz (b, l, 2e) contiguous (x is its first half), the conv weight transposed
-/// (k, e), bias (e)?, left context (b, k−1, e)? (the carried conv state; zeros when absent). Output xc (b, l, e).
+/// straight from in_proj's output. Inputs: xz (b, l, 2e) contiguous (x is its first half), conv1d's weight (e, 1, k),
+/// bias (e)?, left context (b, k−1, e)? (the carried conv state; zeros when absent). Output xc (b, l, e).
 /// Saved for backward: the inputs only (the pre-activation is recomputed).
 /// </summary>
 internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedConvFunction>
@@ -18,7 +18,7 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
         var xz = (Tensor)vars[0];
         var weight = (Tensor)vars[1];
         Tensor? bias = vars[2] as Tensor, left = vars[3] as Tensor;
-        long batch = xz.shape[0], length = xz.shape[1], channels = weight.shape[1];
+        long batch = xz.shape[0], length = xz.shape[1], channels = weight.shape[0];
         Tensor output = empty(batch, length, channels, dtype: xz.dtype);                  // (b, l, e)
         var buffers = Buffers(xz, weight, bias, left) with { ConvOut = MixerAddress.Of(output) };
         if (xz.dtype == ScalarType.Float64) MixerKernel<double>.ConvForward(buffers);
@@ -33,11 +33,11 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
         List<Tensor> saved = ctx.get_saved_variables();
         Tensor xz = saved[0], weight = saved[1];
         Tensor? bias = saved[2], left = saved[3];
-        long batch = xz.shape[0], channels = weight.shape[1], kernel = weight.shape[0];
+        long batch = xz.shape[0], channels = weight.shape[0], kernel = weight.shape[2];
         Tensor gOut = grad.to_type(xz.dtype).contiguous();
         Tensor gXz = zeros_like(xz);                                                          // (b, l, 2e), x half filled
         Tensor? gLeft = left is null ? null : zeros_like(left);                               // (b, k-1, e)
-        Tensor gWeightPartial = empty(batch, kernel, channels, dtype: xz.dtype);              // (b, k, e)
+        Tensor gWeightPartial = empty(batch, channels, 1, kernel, dtype: xz.dtype);           // (b, e, 1, k)
         Tensor gBiasPartial = empty(batch, channels, dtype: xz.dtype);                        // (b, e)
         var buffers = Buffers(xz, weight, bias, left) with
         {
@@ -46,13 +46,16 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
         };
         if (xz.dtype == ScalarType.Float64) MixerKernel<double>.ConvBackward(buffers);
         else MixerKernel<float>.ConvBackward(buffers);
-        Tensor?[] grads = [gXz, gWeightPartial.sum(dim: 0), bias is null ? null : gBiasPartial.sum(dim: 0), gLeft];
+        Tensor?[] grads = [gXz, SumBatch(gWeightPartial), bias is null ? null : SumBatch(gBiasPartial), gLeft];
         return grads.Select(g => g?.MoveToOuterDisposeScope()!).ToList();
     }
 
+    /// <summary>Σ over the batch rows of a per-row partial (no reduction for one row).</summary>
+    internal static Tensor SumBatch(Tensor partial) => partial.shape[0] == 1 ? partial.squeeze(0) : partial.sum(dim: 0);
+
     static MixerBuffers Buffers(Tensor xz, Tensor weight, Tensor? bias, Tensor? left) => new()
     {
-        Batch = xz.shape[0], Length = xz.shape[1], Channels = weight.shape[1], Kernel = weight.shape[0], XzStride = xz.shape[2],
+        Batch = xz.shape[0], Length = xz.shape[1], Channels = weight.shape[0], Kernel = weight.shape[2], XzStride = xz.shape[2],
         Xz = MixerAddress.Of(xz), ConvWeight = MixerAddress.Of(weight), ConvBias = MixerAddress.Of(bias), Left = MixerAddress.Of(left),
     };
 }

@@ -6,7 +6,7 @@ namespace MambaByte.Core.Ops.Kernels;
 /// <summary>
 /// Custom autograd node around <see cref="MixerKernel{T}.ScanForward"/>: the selective scan with softplus(Δ + bias),
 /// the D skip and the silu(z) gate, reading the (b, l, ·) tensors the projections produce. Inputs (in this order):
-/// u = conv output (b, l, e), delta = dt_proj output without bias (b, l, e), A transposed (n, e), xDbl = x_proj output
+/// u = conv output (b, l, e), delta = dt_proj output without bias (b, l, e), A (e, n), xDbl = x_proj output
 /// (b, l, r + 2n) holding B at columns r.. and C at r+n.., D (e)?, xz (b, l, 2e)? whose second half is z, deltaBias (e)?,
 /// h₀ transposed (b, n, e)?, dt_rank (long), softplus (bool), keepCheckpoints (bool). Outputs: y (b, l, e) and the last
 /// state transposed (b, n, e). Saved for backward: the inputs plus the state every
@@ -20,18 +20,18 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
     {
         var u = (Tensor)vars[0];
         var delta = (Tensor)vars[1];
-        var at = (Tensor)vars[2];
+        var A = (Tensor)vars[2];
         var xDbl = (Tensor)vars[3];
         Tensor? D = vars[4] as Tensor, xz = vars[5] as Tensor, deltaBias = vars[6] as Tensor, h0 = vars[7] as Tensor;
         long dtRank = (long)vars[8];
         bool softplus = (bool)vars[9], keepCheckpoints = (bool)vars[10];
 
-        long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = at.shape[0];
+        long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
         long k = SelectiveScan.FusedCheckpointInterval, chunks = (length + k - 1) / k;
         Tensor y = empty_like(u);                                                            // (b, l, e)
         Tensor last = empty(batch, states, channels, dtype: u.dtype);                        // (b, n, e)
         Tensor? checkpoints = keepCheckpoints ? empty(batch, chunks, states, channels, dtype: u.dtype) : null;
-        var buffers = Buffers(u, delta, at, xDbl, D, xz, deltaBias, h0, dtRank, softplus) with
+        var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus) with
         {
             Chunks = chunks, Y = MixerAddress.Of(y), Last = MixerAddress.Of(last), Checkpoints = MixerAddress.Of(checkpoints),
         };
@@ -41,7 +41,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         if (keepCheckpoints)
         {
             ctx.set_materialize_grads(false);
-            ctx.save_for_backward([u, delta, at, xDbl, D!, xz!, deltaBias!, h0!, checkpoints!]);
+            ctx.save_for_backward([u, delta, A, xDbl, D!, xz!, deltaBias!, h0!, checkpoints!]);
             ctx.save_data("dtRank", dtRank);
             ctx.save_data("softplus", softplus);
         }
@@ -52,13 +52,13 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
     {
         using var scope = NewDisposeScope();
         List<Tensor> saved = ctx.get_saved_variables();
-        Tensor u = saved[0], delta = saved[1], at = saved[2], xDbl = saved[3];
+        Tensor u = saved[0], delta = saved[1], A = saved[2], xDbl = saved[3];
         Tensor? D = saved[4], xz = saved[5], deltaBias = saved[6], h0 = saved[7];
         Tensor checkpoints = saved[8] ?? throw new InvalidOperationException("bug: fused mixer scan backward called without saved checkpoints");
         long dtRank = (long)ctx.get_data("dtRank");
         bool softplus = (bool)ctx.get_data("softplus");
 
-        long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = at.shape[0];
+        long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
         Tensor gy = Defined(gradOutputs[0]) is { } g ? g.to_type(u.dtype).contiguous() : zeros_like(u);     // (b, l, e)
         Tensor? gLast = Defined(gradOutputs[1]) is { } gl ? gl.to_type(u.dtype).contiguous() : null;       // (b, n, e)
         int tasksPerBatch = u.dtype == ScalarType.Float64
@@ -67,26 +67,25 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
 
         Tensor du = empty_like(u), dDelta = empty_like(u);
         Tensor? dXz = xz is null ? null : zeros_like(xz);                                    // (b, l, 2e), z half filled
-        Tensor dAtPartial = empty(batch, states, channels, dtype: u.dtype);                  // (b, n, e)
+        Tensor dAPartial = empty(batch, channels, states, dtype: u.dtype);                   // (b, e, n)
         Tensor dDPartial = empty(batch, channels, dtype: u.dtype);                           // (b, e)
         Tensor dH0 = empty(batch, states, channels, dtype: u.dtype);                         // (b, n, e)
-        Tensor dBPartial = zeros(batch, tasksPerBatch, length, states, dtype: u.dtype);      // (b, tasks, l, n)
-        Tensor dCPartial = zeros(batch, tasksPerBatch, length, states, dtype: u.dtype);      // (b, tasks, l, n)
-        var buffers = Buffers(u, delta, at, xDbl, D, xz, deltaBias, h0, dtRank, softplus) with
+        Tensor dBcPartial = zeros(batch, tasksPerBatch, length, xDbl.shape[2], dtype: u.dtype); // (b, tasks, l, r+2n), B and C columns filled
+        var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus) with
         {
             Chunks = checkpoints.shape[1], Checkpoints = MixerAddress.Of(checkpoints),
             GradY = MixerAddress.Of(gy), GradLast = MixerAddress.Of(gLast), GradU = MixerAddress.Of(du),
-            GradDelta = MixerAddress.Of(dDelta), GradZ = MixerAddress.Of(dXz), GradAtPartial = MixerAddress.Of(dAtPartial),
+            GradDelta = MixerAddress.Of(dDelta), GradZ = MixerAddress.Of(dXz), GradAPartial = MixerAddress.Of(dAPartial),
             GradDPartial = MixerAddress.Of(dDPartial), GradH0 = MixerAddress.Of(dH0),
-            GradBPartial = MixerAddress.Of(dBPartial), GradCPartial = MixerAddress.Of(dCPartial),
+            GradBcPartial = MixerAddress.Of(dBcPartial),
         };
         if (u.dtype == ScalarType.Float64) MixerKernel<double>.ScanBackward(buffers, tasksPerBatch);
         else MixerKernel<float>.ScanBackward(buffers, tasksPerBatch);
 
-        Tensor dXDbl = cat([zeros(batch, length, dtRank, dtype: u.dtype), dBPartial.sum(dim: 1), dCPartial.sum(dim: 1)], dim: 2); // (b, l, r+2n)
+        Tensor dXDbl = tasksPerBatch == 1 ? dBcPartial.squeeze(1) : dBcPartial.sum(dim: 1);   // (b, l, r+2n)
         Tensor?[] grads =
         [
-            du, dDelta, dAtPartial.sum(dim: 0), dXDbl, D is null ? null : dDPartial.sum(dim: 0), dXz,
+            du, dDelta, FusedConvFunction.SumBatch(dAPartial), dXDbl, D is null ? null : FusedConvFunction.SumBatch(dDPartial), dXz,
             deltaBias is null ? null : dDelta.sum([0, 1]), h0 is null ? null : dH0, null, null, null,
         ];
         return grads.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
@@ -94,15 +93,15 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
 
     static Tensor? Defined(Tensor? t) => t is null || t.IsInvalid ? null : t;
 
-    static MixerBuffers Buffers(Tensor u, Tensor delta, Tensor at, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus)
+    static MixerBuffers Buffers(Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus)
     {
-        long states = at.shape[0];
+        long states = A.shape[1];
         return new MixerBuffers
         {
             Batch = u.shape[0], Length = u.shape[1], Channels = u.shape[2], States = states,
             ChunkLength = SelectiveScan.FusedCheckpointInterval, Softplus = softplus,
             XzStride = xz?.shape[2] ?? 0, BcStride = xDbl.shape[2], BOffset = dtRank, COffset = dtRank + states,
-            U = MixerAddress.Of(u), Delta = MixerAddress.Of(delta), At = MixerAddress.Of(at), Bc = MixerAddress.Of(xDbl),
+            U = MixerAddress.Of(u), Delta = MixerAddress.Of(delta), A = MixerAddress.Of(A), Bc = MixerAddress.Of(xDbl),
             D = MixerAddress.Of(D), Xz = MixerAddress.Of(xz), DeltaBias = MixerAddress.Of(deltaBias), H0 = MixerAddress.Of(h0),
         };
     }

@@ -26,7 +26,7 @@ internal readonly record struct MixerBuffers
     public long BOffset { get; init; }
     public long COffset { get; init; }
 
-    // Conv: x (in xz), left context (b, k-1, e), weight transposed (k, e), bias (e), output xc (b, l, e).
+    // Conv: x (in xz), left context (b, k-1, e), weight (e, k) (conv1d's (e, 1, k)), bias (e), output xc (b, l, e).
     public nint Xz { get; init; }
     public nint Left { get; init; }
     public nint ConvWeight { get; init; }
@@ -36,15 +36,15 @@ internal readonly record struct MixerBuffers
     /// <summary>∂L/∂xz written into the x half (a zero-filled (b, l, 2e) buffer).</summary>
     public nint GradXz { get; init; }
     public nint GradLeft { get; init; }
-    /// <summary>(b, k, e) and (b, e): per-batch-row partial sums the caller reduces.</summary>
+    /// <summary>(b, e, k) and (b, e): per-batch-row partial sums the caller reduces.</summary>
     public nint GradConvWeightPartial { get; init; }
     public nint GradConvBiasPartial { get; init; }
 
-    // Scan: u = xc (b, l, e), delta (b, l, e), A transposed (n, e), B and C inside xDbl, D (e), z inside xz,
+    // Scan: u = xc (b, l, e), delta (b, l, e), A (e, n), B and C inside xDbl, D (e), z inside xz,
     // deltaBias (e), h₀ and last state (b, n, e), checkpoints (b, chunks, n, e), y (b, l, e).
     public nint U { get; init; }
     public nint Delta { get; init; }
-    public nint At { get; init; }
+    public nint A { get; init; }
     public nint Bc { get; init; }
     public nint D { get; init; }
     public nint DeltaBias { get; init; }
@@ -59,11 +59,10 @@ internal readonly record struct MixerBuffers
     public nint GradDelta { get; init; }
     /// <summary>∂L/∂xz written into the z half (a zero-filled (b, l, 2e) buffer).</summary>
     public nint GradZ { get; init; }
-    /// <summary>(b, n, e) and (b, e): per-batch-row partial sums the caller reduces.</summary>
-    public nint GradAtPartial { get; init; }
+    /// <summary>(b, e, n) and (b, e): per-batch-row partial sums the caller reduces.</summary>
+    public nint GradAPartial { get; init; }
     public nint GradDPartial { get; init; }
     public nint GradH0 { get; init; }
-    /// <summary>(b, tasks, l, n): per-task partial sums of ∂L/∂B and ∂L/∂C the caller reduces.</summary>
-    public nint GradBPartial { get; init; }
-    public nint GradCPartial { get; init; }
+    /// <summary>(b, tasks, l, dt_rank + 2n) zero-filled: per-task partial sums of ∂L/∂xDbl (∂L/∂B and ∂L/∂C at their columns) the caller reduces.</summary>
+    public nint GradBcPartial { get; init; }
 }

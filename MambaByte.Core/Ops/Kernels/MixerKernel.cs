@@ -37,12 +37,14 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, k = p.Kernel, l = p.Length;
-        T* w = (T*)p.ConvWeight + c0, outRow = (T*)p.ConvOut + bi * l * e + c0;
+        T* outRow = (T*)p.ConvOut + bi * l * e + c0;
+        Span<Vector256<T>> w = stackalloc Vector256<T>[(int)k];
+        for (int j = 0; j < k; j++) w[j] = Gather((T*)p.ConvWeight + c0 * k + j, k, lanes);
         Vector256<T> bias = p.ConvBias == 0 ? Vector256<T>.Zero : Load((T*)p.ConvBias + c0, lanes);
         for (long t = 0; t < l; t++)
         {
             Vector256<T> acc = bias;
-            for (long j = 0; j < k; j++) acc += Load(w + j * e, lanes) * ConvInput(p, bi, t - (k - 1) + j, c0, lanes);
+            for (int j = 0; j < k; j++) acc += w[j] * ConvInput(p, bi, t - (k - 1) + j, c0, lanes);
             Store(acc * SelectiveScanKernel<T>.Sigmoid(acc), outRow + t * e, lanes);
         }
     }
@@ -71,7 +73,9 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, k = p.Kernel, l = p.Length;
-        T* w = (T*)p.ConvWeight + c0, gOutRow = (T*)p.GradConvOut + bi * l * e + c0;
+        T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0;
+        Span<Vector256<T>> w = stackalloc Vector256<T>[(int)k];
+        for (int j = 0; j < k; j++) w[j] = Gather((T*)p.ConvWeight + c0 * k + j, k, lanes);
         Vector256<T> bias = p.ConvBias == 0 ? Vector256<T>.Zero : Load((T*)p.ConvBias + c0, lanes);
         Span<Vector256<T>> dw = stackalloc Vector256<T>[(int)k];
         dw.Clear();
@@ -79,7 +83,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         for (long t = 0; t < l; t++)
         {
             Vector256<T> pre = bias;
-            for (long j = 0; j < k; j++) pre += Load(w + j * e, lanes) * ConvInput(p, bi, t - (k - 1) + j, c0, lanes);
+            for (int j = 0; j < k; j++) pre += w[j] * ConvInput(p, bi, t - (k - 1) + j, c0, lanes);
             Vector256<T> sig = SelectiveScanKernel<T>.Sigmoid(pre);
             Vector256<T> dPre = Load(gOutRow + t * e, lanes) * sig * (Vector256<T>.One + pre * (Vector256<T>.One - sig));
             db += dPre;
@@ -87,14 +91,14 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
             {
                 long s = t - (k - 1) + j;
                 dw[(int)j] += dPre * ConvInput(p, bi, s, c0, lanes);
-                Vector256<T> contribution = Load(w + j * e, lanes) * dPre;
+                Vector256<T> contribution = w[(int)j] * dPre;
                 T* target = s >= 0
                     ? (T*)p.GradXz + (bi * l + s) * p.XzStride + c0
                     : p.GradLeft == 0 ? null : (T*)p.GradLeft + (bi * (k - 1) + k - 1 + s) * e + c0;
                 if (target != null) Store(Load(target, lanes) + contribution, target, lanes);
             }
         }
-        for (long j = 0; j < k; j++) Store(dw[(int)j], (T*)p.GradConvWeightPartial + (bi * k + j) * e + c0, lanes);
+        for (int j = 0; j < k; j++) Scatter(dw[j], (T*)p.GradConvWeightPartial + (bi * e + c0) * k + j, k, lanes);
         Store(db, (T*)p.GradConvBiasPartial + bi * e + c0, lanes);
     }
 
@@ -111,15 +115,16 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         For(items, args.Length * args.Channels * args.States, item =>
         {
             Span<Vector256<T>> state = stackalloc Vector256<T>[(int)args.States];
-            ScanForwardBlock(args, item / blocks, item % blocks * Width, state);
+            Span<Vector256<T>> a = stackalloc Vector256<T>[(int)args.States];
+            ScanForwardBlock(args, item / blocks, item % blocks * Width, state, a);
         });
     }
 
-    static void ScanForwardBlock(in MixerBuffers p, long bi, long c0, Span<Vector256<T>> h)
+    static void ScanForwardBlock(in MixerBuffers p, long bi, long c0, Span<Vector256<T>> h, Span<Vector256<T>> a)
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, n = p.States, l = p.Length;
-        T* at = (T*)p.At + c0;
+        for (int j = 0; j < n; j++) a[j] = Gather((T*)p.A + c0 * n + j, n, lanes);
         Vector256<T> bias = p.DeltaBias == 0 ? Vector256<T>.Zero : Load((T*)p.DeltaBias + c0, lanes);
         Vector256<T> skip = p.D == 0 ? Vector256<T>.Zero : Load((T*)p.D + c0, lanes);
         for (int j = 0; j < n; j++) h[j] = p.H0 == 0 ? Vector256<T>.Zero : Load((T*)p.H0 + (bi * n + j) * e + c0, lanes);
@@ -138,7 +143,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
             Vector256<T> y = Vector256<T>.Zero;
             for (int j = 0; j < n; j++)
             {
-                Vector256<T> decay = SelectiveScanKernel<T>.Exp(dt * Load(at + j * e, lanes));
+                Vector256<T> decay = SelectiveScanKernel<T>.Exp(dt * a[j]);
                 Vector256<T> hj = decay * h[j] + Vector256.Create(bc[p.BOffset + j]) * dtu;
                 h[j] = hj;
                 y += Vector256.Create(bc[p.COffset + j]) * hj;
@@ -168,25 +173,24 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
             long bi = task / tasksPerBatch, part = task % tasksPerBatch;
             long first = blocks * part / tasksPerBatch, end = blocks * (part + 1) / tasksPerBatch;
             int n = (int)args.States, k = (int)args.ChunkLength;
-            var scratch = new Vector256<T>[(k + 1) * n + k * n + 3 * k + 2 * n];
+            var scratch = new Vector256<T>[(k + 1) * n + k * n + 3 * k + 3 * n];
             fixed (Vector256<T>* s = scratch)
             {
-                T* dB = (T*)args.GradBPartial + task * args.Length * n;
-                T* dC = (T*)args.GradCPartial + task * args.Length * n;
-                for (long block = first; block < end; block++) ScanBackwardBlock(args, bi, block * Width, s, dB, dC);
+                T* dBc = (T*)args.GradBcPartial + task * args.Length * args.BcStride;
+                for (long block = first; block < end; block++) ScanBackwardBlock(args, bi, block * Width, s, dBc);
             }
         });
     }
 
-    static void ScanBackwardBlock(in MixerBuffers p, long bi, long c0, Vector256<T>* scratch, T* dB, T* dC)
+    static void ScanBackwardBlock(in MixerBuffers p, long bi, long c0, Vector256<T>* scratch, T* dBc)
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, l = p.Length;
         int n = (int)p.States, k = (int)p.ChunkLength;
-        // Scratch: states (k+1)·n (States[i] before step t0+i), decays k·n, Δ, softplus slope and C·h per step, adjoint n, ∂A n.
+        // Scratch: states (k+1)·n (States[i] before step t0+i), decays k·n, Δ, softplus slope and C·h per step, adjoint n, ∂A n, A n.
         Vector256<T>* states = scratch, decays = states + (k + 1) * n, steps = decays + k * n, slopes = steps + k, readouts = slopes + k;
-        Vector256<T>* adjoint = readouts + k, dA = adjoint + n;
-        T* at = (T*)p.At + c0;
+        Vector256<T>* adjoint = readouts + k, dA = adjoint + n, a = dA + n;
+        for (int j = 0; j < n; j++) a[j] = Gather((T*)p.A + c0 * n + j, n, lanes);
         Vector256<T> bias = p.DeltaBias == 0 ? Vector256<T>.Zero : Load((T*)p.DeltaBias + c0, lanes);
         Vector256<T> skip = p.D == 0 ? Vector256<T>.Zero : Load((T*)p.D + c0, lanes);
         for (int j = 0; j < n; j++)
@@ -213,7 +217,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
                 Vector256<T> y = Vector256<T>.Zero;
                 for (int j = 0; j < n; j++)
                 {
-                    Vector256<T> decay = SelectiveScanKernel<T>.Exp(dt * Load(at + j * e, lanes));
+                    Vector256<T> decay = SelectiveScanKernel<T>.Exp(dt * a[j]);
                     dec[j] = decay;
                     Vector256<T> hj = decay * hPrev[j] + Vector256.Create(bc[p.BOffset + j]) * dtu;
                     hNext[j] = hj;
@@ -235,7 +239,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
                 }
                 dSkip += g * u;
                 T* bc = (T*)p.Bc + row * p.BcStride;
-                T* dBRow = dB + t * n, dCRow = dC + t * n;
+                T* dBRow = dBc + t * p.BcStride + p.BOffset, dCRow = dBc + t * p.BcStride + p.COffset;
                 Vector256<T>* hPrev = states + i * n, hNext = hPrev + n, dec = decays + i * n;
                 Vector256<T> stepAcc = Vector256<T>.Zero, inputAcc = Vector256<T>.Zero;
                 for (int j = 0; j < n; j++)
@@ -244,7 +248,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
                     dCRow[j] += Vector256.Sum(hNext[j] * g);
                     Vector256<T> adj = adjoint[j] + Vector256.Create(bc[p.COffset + j]) * g;        // ∂L/∂h_t
                     Vector256<T> dExponent = adj * hPrev[j] * dec[j];                                 // ∂L/∂(Δ_t·A)
-                    stepAcc += dExponent * Load(at + j * e, lanes) + adj * bj * u;
+                    stepAcc += dExponent * a[j] + adj * bj * u;
                     dA[j] += dExponent * dt;
                     dBRow[j] += Vector256.Sum(adj * dtu);
                     inputAcc += adj * bj;
@@ -257,7 +261,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         for (int j = 0; j < n; j++)
         {
             Store(adjoint[j], (T*)p.GradH0 + (bi * n + j) * e + c0, lanes);
-            Store(dA[j], (T*)p.GradAtPartial + (bi * n + j) * e + c0, lanes);
+            Scatter(dA[j], (T*)p.GradAPartial + (bi * e + c0) * n + j, n, lanes);
         }
         Store(dSkip, (T*)p.GradDPartial + bi * e + c0, lanes);
     }
@@ -284,6 +288,20 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         {
             for (long i = items * task / tasks, end = items * (task + 1) / tasks; i < end; i++) body(i);
         });
+    }
+
+    /// <summary>Lanes from <paramref name="source"/>[i·stride] (a column of a row-major (channels, stride) matrix); missing lanes are zero.</summary>
+    static Vector256<T> Gather(T* source, long stride, int lanes)
+    {
+        Span<T> buffer = stackalloc T[Width];
+        buffer.Clear();
+        for (int i = 0; i < lanes; i++) buffer[i] = source[i * stride];
+        return Vector256.Create<T>(buffer);
+    }
+
+    static void Scatter(Vector256<T> value, T* target, long stride, int lanes)
+    {
+        for (int i = 0; i < lanes; i++) target[i * stride] = value.GetElement(i);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

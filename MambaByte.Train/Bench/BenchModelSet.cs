@@ -1,0 +1,9 @@
+using MambaByte.Core.Models;
+
+namespace MambaByte.Train.Bench;
+
+/// <summary>
+/// Three models of about equal parameters benchmarked side by side, and the training contexts they run at.
+/// <c>equal</c> is the plan's main set; <c>medium</c> adds a deeper Mamba (8 layers) of the size people train on a CPU.
+/// </summary>
+public sealed record BenchModelSet(string Name, MambaConfig Mamba, TransformerConfig Transformer, MegaByteConfig MegaByte, int[] Contexts);

@@ -1,0 +1,12 @@
+using MambaByte.Core.Diagnostics;
+
+namespace MambaByte.Train.Bench;
+
+/// <summary>
+/// One Mamba mixer (d_model, d_inner = 2·d_model, d_state 16) forward+backward on (1, context, d_model) in float32:
+/// the tensor-op mixer (conv1d, transposes, the FusedCpu scan) against the fused mixer, timed alternately.
+/// </summary>
+public sealed record MixerRow(int DModel, int Context, int Repeats, Spread TensorOpsMs, Spread FusedMs)
+{
+    public double Speedup => TensorOpsMs.Median / FusedMs.Median;
+}
