@@ -47,16 +47,30 @@ public sealed class BenchCommandTests
         Assert.Equal(["mamba", "transformer", "megabyte"], models.Select(m => m.GetProperty("Architecture").GetString()));
         foreach (JsonElement m in models) Assert.InRange(m.GetProperty("ParametersVsMamba").GetDouble(), 0.9, 1.1);
 
+        // The mixer section: one row per planned (d_model, context), the speed-up the ratio of the two medians.
+        JsonElement[] mixers = root.GetProperty("Mixers").EnumerateArray().ToArray();
+        Assert.Equal(plan.MixerCases.Select(c => (c.DModel, c.Context)), mixers.Select(m => (m.GetProperty("DModel").GetInt32(), m.GetProperty("Context").GetInt32())));
+        foreach (JsonElement m in mixers)
+            Assert.Equal(m.GetProperty("TensorOpsMs").GetProperty("Median").GetDouble() / m.GetProperty("FusedMs").GetProperty("Median").GetDouble(),
+                m.GetProperty("Speedup").GetDouble(), 9);
+
+        // Training: every architecture in every dtype at every context; MFU and training GFLOP/s recomputed from the
+        // FLOPs/byte of the model config counted by hand (Mamba) or by the config (baselines) and the step time.
         JsonElement[] training = root.GetProperty("Training").EnumerateArray().ToArray();
-        Assert.Equal(3 * plan.TrainingContexts.Length, training.Length);
+        Assert.Equal(3 * plan.TrainingDtypes.Length * plan.TrainingContexts.Length, training.Length);
+        Assert.Equal(["float32", "bfloat16"], training.Select(t => t.GetProperty("Dtype").GetString()).Distinct());
+        double mambaFlopsPerByte = 3 * HandCountedMambaForwardFlops(plan.Mamba);
         foreach (JsonElement t in training)
         {
             int context = t.GetProperty("Context").GetInt32();
             double stepMs = t.GetProperty("StepMs").GetProperty("Median").GetDouble();
             double bytesPerSecond = t.GetProperty("BytesPerSecond").GetProperty("Median").GetDouble();
             Assert.Equal(context / (stepMs * 1e-3), bytesPerSecond, 6);
+            double flopsPerByte = t.GetProperty("FlopsPerByte").GetDouble();
+            if (t.GetProperty("Architecture").GetString() == "mamba") Assert.Equal(mambaFlopsPerByte, flopsPerByte, 6);
             double matmulFlops = t.GetProperty("MatmulGflopsSameRounds").GetDouble() * 1e9;
-            Assert.Equal(t.GetProperty("FlopsPerByte").GetDouble() * bytesPerSecond / matmulFlops, t.GetProperty("Mfu").GetDouble(), 9);
+            Assert.Equal(flopsPerByte * bytesPerSecond / matmulFlops, t.GetProperty("Mfu").GetDouble(), 9);
+            Assert.Equal(flopsPerByte * bytesPerSecond / 1e9, t.GetProperty("TrainingGflops").GetDouble(), 9);
         }
 
         JsonElement[] generation = root.GetProperty("Generation").EnumerateArray().ToArray();
@@ -64,20 +78,31 @@ public sealed class BenchCommandTests
         foreach (JsonElement g in generation)
             Assert.Equal(1000 / g.GetProperty("MsPerByte").GetProperty("Median").GetDouble(), g.GetProperty("BytesPerSecond").GetDouble(), 6);
 
-        // Ten targets: four model targets and two per scan length, each verdict consistent with its figure.
+        // Targets: per context and dtype, Mamba against each baseline per training FLOP (2), Mamba's MFU (1) and, per
+        // context, bf16 against fp32 (1); one per mixer case; two generation targets; two per scan length. Each
+        // verdict is consistent with its figure; the bf16 speed-up is skipped exactly where the CPU lacks AMX-BF16.
         JsonElement[] targets = root.GetProperty("Targets").EnumerateArray().ToArray();
-        Assert.Equal(4 + 2 * plan.ScanLengths.Length, targets.Length);
+        int contexts = plan.TrainingContexts.Length, dtypes = plan.TrainingDtypes.Length;
+        Assert.Equal(3 * contexts * dtypes + contexts + plan.MixerCases.Length + 2 + 2 * plan.ScanLengths.Length, targets.Length);
+        bool amx = MambaByte.Core.Native.CpuFeatures.Detect().AmxBf16;
         foreach (JsonElement t in targets)
         {
             double measured = t.GetProperty("Measured").GetDouble(), threshold = t.GetProperty("Threshold").GetDouble();
-            bool lowerIsBetter = t.GetProperty("Target").GetString()!.Contains("within", StringComparison.Ordinal);
+            string name = t.GetProperty("Target").GetString()!;
+            bool lowerIsBetter = name.Contains("within", StringComparison.Ordinal);
             Assert.Equal(lowerIsBetter ? measured <= threshold : measured >= threshold, t.GetProperty("Pass").GetBoolean());
+            bool skipped = t.GetProperty("Skipped").ValueKind == JsonValueKind.String;
+            Assert.Equal(name.Contains("AMX", StringComparison.Ordinal) && !amx, skipped);
         }
+        // The per-FLOP ratio of a target is the two rows' training GFLOP/s.
+        JsonElement perFlop = targets.First(t => t.GetProperty("Target").GetString()!.StartsWith("Mamba training FLOP/s >= Transformer", StringComparison.Ordinal));
+        double Gflops(string arch) => training.First(r => r.GetProperty("Architecture").GetString() == arch).GetProperty("TrainingGflops").GetDouble();
+        Assert.Equal(Gflops("mamba") / Gflops("transformer"), perFlop.GetProperty("Measured").GetDouble(), 9);
 
         string text = output.ToString();
-        foreach (string title in new[] { "fp32 matmul", "Selective scan", "Models", "Training", "Generation", "Targets" })
+        foreach (string title in new[] { "fp32 matmul", "Selective scan", "Models", "Mamba mixer", "Training", "Generation", "Targets" })
             Assert.Contains(title, text);
-        Assert.Matches(@"targets: \d+ PASS, \d+ MISS", text);
+        Assert.Matches(@"targets: \d+ PASS, \d+ MISS, \d+ SKIPPED", text);
     }
 
     [Fact]
@@ -87,6 +112,19 @@ public sealed class BenchCommandTests
         var error = new StringWriter();
         Assert.Equal(1, Cli.Run(["bench", "--quick", "--threads", "-1"], output, error));
         Assert.Contains("--threads", error.ToString());
+    }
+
+    /// <summary>
+    /// Mamba's forward FLOPs per byte counted by hand from the config, term by term as the README states them
+    /// (matmul 2·in·out; elementwise 1; SiLU 4; softplus 3; RMSNorm 4·d; scan 7·e·n + e).
+    /// </summary>
+    static double HandCountedMambaForwardFlops(MambaByte.Core.Models.MambaConfig c)
+    {
+        double d = c.DModel, e = c.DInner, n = c.DState, r = c.ResolvedDtRank, k = c.DConv, v = c.PaddedVocabSize;
+        double inProj = 2 * d * 2 * e, conv = 2 * k * e + e, silu = 4 * e, xProj = 2 * e * (r + 2 * n), dtProj = 2 * r * e + e;
+        double softplus = 3 * e, scan = 7 * e * n + e, skip = 2 * e, gate = 4 * e + e, outProj = 2 * e * d;
+        double layer = d + 4 * d + inProj + conv + silu + xProj + dtProj + softplus + scan + skip + gate + outProj;
+        return c.NLayer * layer + d + 4 * d + 2 * d * v;
     }
 
     static void AssertAllNumbersPositive(JsonElement element, string path, string[] mayBeZero, string[] anyNumber)
