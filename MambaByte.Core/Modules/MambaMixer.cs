@@ -159,9 +159,8 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
         Tensor xDbl = x_proj.forward(xc.to_type(hidden.dtype));                                // (b, l, dt_rank+2*d_state)
         Tensor delta = F.linear(xDbl.narrow(-1, 0, dtRank), dt_proj.weight!);                  // (b, l, d_inner), bias goes to the scan
 
-        Tensor A = -A_log.to_type(compute).exp();                                              // (d_inner, d_state)
-        ScanResult scan = FusedMixer.Scan(xc, delta, A, xDbl, dtRank, D, xz, dt_proj.bias,
-            state?.SsmState.clone(), deltaSoftplus: true, returnLastState: state is not null); // a copy: autograd may keep it
+        ScanResult scan = FusedMixer.Scan(xc, delta, A_log, xDbl, dtRank, D, xz, dt_proj.bias,          // A = −exp(A_log) inside
+            state?.SsmState.clone(), deltaSoftplus: true, returnLastState: state is not null, aIsLog: true); // a copy: autograd may keep it
 
         if (state is not null)
         {

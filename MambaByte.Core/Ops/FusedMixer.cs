@@ -35,14 +35,15 @@ public static class FusedMixer
 
     /// <summary>
     /// The gated selective scan over (b, l, ·): u = xc (b, l, e), delta = dt_proj output without its bias (b, l, e),
-    /// A (e, n), xDbl = x_proj output (b, l, dtRank + 2n) holding B then C after the first dtRank columns, D (e)?,
-    /// xz (b, l, 2e)? whose second half is the gate z, deltaBias (e)?, initial state (b, e, n)?. Returns y (b, l, e)
+    /// A (e, n) — or A_log when <paramref name="aIsLog"/>, A = −exp(A_log) then being formed inside the kernel with its
+    /// gradient going to A_log —, xDbl = x_proj output (b, l, dtRank + 2n) holding B then C after the first dtRank columns,
+    /// D (e)?, xz (b, l, 2e)? whose second half is the gate z, deltaBias (e)?, initial state (b, e, n)?. Returns y (b, l, e)
     /// in the compute dtype and, when asked, the last state (b, e, n); gradients flow into every tensor input,
     /// the initial state included.
     /// </summary>
     public static ScanResult Scan(
         Tensor u, Tensor delta, Tensor A, Tensor xDbl, long dtRank, Tensor? D, Tensor? xz, Tensor? deltaBias,
-        Tensor? initialState, bool deltaSoftplus, bool returnLastState)
+        Tensor? initialState, bool deltaSoftplus, bool returnLastState, bool aIsLog = false)
     {
         Check(u);
         ScalarType compute = SelectiveScan.ComputeType(u.dtype);
@@ -53,7 +54,7 @@ public static class FusedMixer
         [
             Ready(u, compute), Ready(delta, compute), Ready(A, compute), Ready(xDbl, compute), D is null ? null : Ready(D, compute),
             xz is null ? null : Ready(xz, compute), deltaBias is null ? null : Ready(deltaBias, compute),
-            initialState is null ? null : Ready(initialState.transpose(1, 2), compute), dtRank, deltaSoftplus, keepCheckpoints,
+            initialState is null ? null : Ready(initialState.transpose(1, 2), compute), dtRank, deltaSoftplus, keepCheckpoints, aIsLog,
         ];
         List<Tensor> outputs = FusedMixerScanFunction.apply(args!);
         Tensor y = outputs[0].MoveToOuterDisposeScope();                                    // (b, l, e)
@@ -61,7 +62,8 @@ public static class FusedMixer
         return new ScanResult(y, last);
     }
 
-    static Tensor Ready(Tensor t, ScalarType compute) => t.to_type(compute).contiguous();
+    /// <summary>The tensor in the compute dtype and contiguous: itself when it already is (no new handle per call).</summary>
+    static Tensor Ready(Tensor t, ScalarType compute) => t.dtype == compute && t.is_contiguous() ? t : t.to_type(compute).contiguous();
 
     static void Check(Tensor t)
     {

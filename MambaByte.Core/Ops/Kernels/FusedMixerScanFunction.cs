@@ -8,7 +8,8 @@ namespace MambaByte.Core.Ops.Kernels;
 /// the D skip and the silu(z) gate, reading the (b, l, ·) tensors the projections produce. Inputs (in this order):
 /// u = conv output (b, l, e), delta = dt_proj output without bias (b, l, e), A (e, n), xDbl = x_proj output
 /// (b, l, r + 2n) holding B at columns r.. and C at r+n.., D (e)?, xz (b, l, 2e)? whose second half is z, deltaBias (e)?,
-/// h₀ transposed (b, n, e)?, dt_rank (long), softplus (bool), keepCheckpoints (bool). Outputs: y (b, l, e) and the last
+/// h₀ transposed (b, n, e)?, dt_rank (long), softplus (bool), keepCheckpoints (bool), aLog (bool: the A input is A_log
+/// and A = −exp(A_log) is formed inside the kernel, its gradient returned for A_log). Outputs: y (b, l, e) and the last
 /// state transposed (b, n, e). Saved for backward: the inputs plus the state every
 /// <see cref="SelectiveScan.FusedCheckpointInterval"/> steps (b, ⌈l/K⌉, n, e); never a (b, l, e, n) tensor.
 /// </summary>
@@ -24,14 +25,14 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         var xDbl = (Tensor)vars[3];
         Tensor? D = vars[4] as Tensor, xz = vars[5] as Tensor, deltaBias = vars[6] as Tensor, h0 = vars[7] as Tensor;
         long dtRank = (long)vars[8];
-        bool softplus = (bool)vars[9], keepCheckpoints = (bool)vars[10];
+        bool softplus = (bool)vars[9], keepCheckpoints = (bool)vars[10], aLog = (bool)vars[11];
 
         long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
         long k = SelectiveScan.FusedCheckpointInterval, chunks = (length + k - 1) / k;
         Tensor y = empty_like(u);                                                            // (b, l, e)
         Tensor last = empty(batch, states, channels, dtype: u.dtype);                        // (b, n, e)
         Tensor? checkpoints = keepCheckpoints ? empty(batch, chunks, states, channels, dtype: u.dtype) : null;
-        var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus) with
+        var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog) with
         {
             Chunks = chunks, Y = MixerAddress.Of(y), Last = MixerAddress.Of(last), Checkpoints = MixerAddress.Of(checkpoints),
         };
@@ -44,6 +45,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
             ctx.save_for_backward([u, delta, A, xDbl, D!, xz!, deltaBias!, h0!, checkpoints!]);
             ctx.save_data("dtRank", dtRank);
             ctx.save_data("softplus", softplus);
+            ctx.save_data("aLog", aLog);
         }
         return [y, last];
     }
@@ -56,7 +58,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         Tensor? D = saved[4], xz = saved[5], deltaBias = saved[6], h0 = saved[7];
         Tensor checkpoints = saved[8] ?? throw new InvalidOperationException("bug: fused mixer scan backward called without saved checkpoints");
         long dtRank = (long)ctx.get_data("dtRank");
-        bool softplus = (bool)ctx.get_data("softplus");
+        bool softplus = (bool)ctx.get_data("softplus"), aLog = (bool)ctx.get_data("aLog");
 
         long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
         Tensor gy = Defined(gradOutputs[0]) is { } g ? g.to_type(u.dtype).contiguous() : zeros_like(u);     // (b, l, e)
@@ -71,7 +73,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         Tensor dDPartial = empty(batch, channels, dtype: u.dtype);                           // (b, e)
         Tensor dH0 = empty(batch, states, channels, dtype: u.dtype);                         // (b, n, e)
         Tensor dBcPartial = zeros(batch, tasksPerBatch, length, xDbl.shape[2], dtype: u.dtype); // (b, tasks, l, r+2n), B and C columns filled
-        var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus) with
+        var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog) with
         {
             Chunks = checkpoints.shape[1], Checkpoints = MixerAddress.Of(checkpoints),
             GradY = MixerAddress.Of(gy), GradLast = MixerAddress.Of(gLast), GradU = MixerAddress.Of(du),
@@ -86,14 +88,14 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         Tensor?[] grads =
         [
             du, dDelta, FusedConvFunction.SumBatch(dAPartial), dXDbl, D is null ? null : FusedConvFunction.SumBatch(dDPartial), dXz,
-            deltaBias is null ? null : dDelta.sum([0, 1]), h0 is null ? null : dH0, null, null, null,
+            deltaBias is null ? null : dDelta.sum([0, 1]), h0 is null ? null : dH0, null, null, null, null,
         ];
         return grads.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
     }
 
     static Tensor? Defined(Tensor? t) => t is null || t.IsInvalid ? null : t;
 
-    static MixerBuffers Buffers(Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus)
+    static MixerBuffers Buffers(Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog)
     {
         long states = A.shape[1];
         return new MixerBuffers
@@ -101,7 +103,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
             Batch = u.shape[0], Length = u.shape[1], Channels = u.shape[2], States = states,
             ChunkLength = SelectiveScan.FusedCheckpointInterval, Softplus = softplus,
             XzStride = xz?.shape[2] ?? 0, BcStride = xDbl.shape[2], BOffset = dtRank, COffset = dtRank + states,
-            U = MixerAddress.Of(u), Delta = MixerAddress.Of(delta), A = MixerAddress.Of(A), Bc = MixerAddress.Of(xDbl),
+            U = MixerAddress.Of(u), Delta = MixerAddress.Of(delta), A = MixerAddress.Of(A), ALog = aLog, Bc = MixerAddress.Of(xDbl),
             D = MixerAddress.Of(D), Xz = MixerAddress.Of(xz), DeltaBias = MixerAddress.Of(deltaBias), H0 = MixerAddress.Of(h0),
         };
     }

@@ -45,6 +45,8 @@ internal readonly record struct MixerBuffers
     public nint U { get; init; }
     public nint Delta { get; init; }
     public nint A { get; init; }
+    /// <summary>True when <see cref="A"/> holds A_log: the kernel uses A = −exp(A_log) and writes ∂L/∂A_log.</summary>
+    public bool ALog { get; init; }
     public nint Bc { get; init; }
     public nint D { get; init; }
     public nint DeltaBias { get; init; }

@@ -124,7 +124,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, n = p.States, l = p.Length;
-        for (int j = 0; j < n; j++) a[j] = Gather((T*)p.A + c0 * n + j, n, lanes);
+        for (int j = 0; j < n; j++) a[j] = DecayRate(p, c0, j, lanes);
         Vector256<T> bias = p.DeltaBias == 0 ? Vector256<T>.Zero : Load((T*)p.DeltaBias + c0, lanes);
         Vector256<T> skip = p.D == 0 ? Vector256<T>.Zero : Load((T*)p.D + c0, lanes);
         for (int j = 0; j < n; j++) h[j] = p.H0 == 0 ? Vector256<T>.Zero : Load((T*)p.H0 + (bi * n + j) * e + c0, lanes);
@@ -190,7 +190,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         // Scratch: states (k+1)·n (States[i] before step t0+i), decays k·n, Δ, softplus slope and C·h per step, adjoint n, ∂A n, A n.
         Vector256<T>* states = scratch, decays = states + (k + 1) * n, steps = decays + k * n, slopes = steps + k, readouts = slopes + k;
         Vector256<T>* adjoint = readouts + k, dA = adjoint + n, a = dA + n;
-        for (int j = 0; j < n; j++) a[j] = Gather((T*)p.A + c0 * n + j, n, lanes);
+        for (int j = 0; j < n; j++) a[j] = DecayRate(p, c0, j, lanes);
         Vector256<T> bias = p.DeltaBias == 0 ? Vector256<T>.Zero : Load((T*)p.DeltaBias + c0, lanes);
         Vector256<T> skip = p.D == 0 ? Vector256<T>.Zero : Load((T*)p.D + c0, lanes);
         for (int j = 0; j < n; j++)
@@ -261,7 +261,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         for (int j = 0; j < n; j++)
         {
             Store(adjoint[j], (T*)p.GradH0 + (bi * n + j) * e + c0, lanes);
-            Scatter(dA[j], (T*)p.GradAPartial + (bi * e + c0) * n + j, n, lanes);
+            Scatter(p.ALog ? dA[j] * a[j] : dA[j], (T*)p.GradAPartial + (bi * e + c0) * n + j, n, lanes);   // ∂A/∂A_log = A
         }
         Store(dSkip, (T*)p.GradDPartial + bi * e + c0, lanes);
     }
@@ -288,6 +288,17 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         {
             for (long i = items * task / tasks, end = items * (task + 1) / tasks; i < end; i++) body(i);
         });
+    }
+
+    /// <summary>A[c0.., j] for a block: A itself, or −exp(A_log) when the buffer holds A_log (missing lanes: 0).</summary>
+    static Vector256<T> DecayRate(in MixerBuffers p, long c0, int j, int lanes)
+    {
+        Vector256<T> column = Gather((T*)p.A + c0 * p.States + j, p.States, lanes);
+        if (!p.ALog) return column;
+        Span<T> rates = stackalloc T[Width];
+        rates.Clear();
+        for (int i = 0; i < lanes; i++) rates[i] = -T.Exp(column.GetElement(i));
+        return Vector256.Create<T>(rates);
     }
 
     /// <summary>Lanes from <paramref name="source"/>[i·stride] (a column of a row-major (channels, stride) matrix); missing lanes are zero.</summary>
