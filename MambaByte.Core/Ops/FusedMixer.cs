@@ -15,6 +15,18 @@ namespace MambaByte.Core.Ops;
 /// </summary>
 public static class FusedMixer
 {
+    /// <summary>
+    /// How many threads a kernel call may use (default: every core). 1 runs each call on the calling thread. The kernels
+    /// use .NET's thread pool, beside libtorch's OpenMP pool (which waits passively between ops, see TorchRuntime).
+    /// </summary>
+    public static int Threads
+    {
+        get => threads;
+        set => threads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "fused mixer threads must be >= 1");
+    }
+
+    static int threads = Environment.ProcessorCount;
+
     /// <summary>Whether the fused kernels can run on tensors of this device and dtype.</summary>
     public static bool Supports(Device device, ScalarType dtype) =>
         device.type == DeviceType.CPU && dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.BFloat16 or ScalarType.Float16;

@@ -186,4 +186,37 @@ public sealed class FusedMixerTests
         Assert.True(Math.Abs(losses[0] - losses[1]) <= a + r * Math.Abs(losses[0]), $"loss {losses[1]:R} vs {losses[0]:R}");
         foreach ((string name, Tensor expected) in grads[0]) AssertClose($"d {name}", grads[1][name], expected, r, a);
     }
+
+    [Fact]
+    public void One_kernel_thread_gives_the_values_and_gradients_of_the_parallel_kernels()
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        Assert.Throws<ArgumentOutOfRangeException>(() => FusedMixer.Threads = 0);
+        int before = FusedMixer.Threads;
+        var config = new MambaConfig { DModel = 40, NLayer = 1, DState = 16 };
+        manual_seed(9);
+        using var mixer = new MambaMixer(config);
+        mixer.to(float64);
+        var gen = new Generator(3);
+        Tensor hidden = randn([2, 300, 40], dtype: float64, generator: gen), gOut = randn([2, 300, 40], dtype: float64, generator: gen);
+        var runs = new List<(Tensor Out, Tensor[] Grads)>();
+        try
+        {
+            foreach (int threads in new[] { 4, 1 })
+            {
+                FusedMixer.Threads = threads;   // 4 splits the 300·80·16 units of work into tasks, 1 runs them inline
+                mixer.zero_grad();
+                Tensor output = mixer.Forward(hidden, null, SelectiveScanKind.Auto, MixerKind.Fused);
+                (output * gOut).sum().backward();
+                runs.Add((output.detach(), mixer.parameters().Select(p => p.grad!.clone()).ToArray()));
+            }
+        }
+        finally
+        {
+            FusedMixer.Threads = before;
+        }
+        AssertClose("output", runs[1].Out, runs[0].Out, 0, 0);   // every channel block is computed alone: identical
+        for (int i = 0; i < runs[0].Grads.Length; i++) AssertClose($"gradient {i}", runs[1].Grads[i], runs[0].Grads[i], 1e-12, 1e-12);
+    }
 }

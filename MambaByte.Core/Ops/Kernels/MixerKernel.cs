@@ -268,7 +268,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
 
     /// <summary>How many tasks per batch row the scan backward splits the channel blocks into (each gets its own dB/dC partial).</summary>
     public static int BackwardTasksPerBatch(long batch, long channels, long work) =>
-        work < SerialWork ? 1 : (int)Math.Clamp((4L * Environment.ProcessorCount + batch - 1) / batch, 1, Math.Max(1, Blocks(channels)));
+        work < SerialWork || FusedMixer.Threads == 1 ? 1 : (int)Math.Clamp((4L * FusedMixer.Threads + batch - 1) / batch, 1, Math.Max(1, Blocks(channels)));
 
     // ---------------------------------------------------------------- helpers
 
@@ -278,12 +278,13 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
     /// <summary>Runs <paramref name="body"/> for 0..items−1: inline when the work is small, else on the thread pool in a few chunks per core.</summary>
     static void For(long items, long work, Action<long> body)
     {
-        if (work < SerialWork || items == 1 || Environment.ProcessorCount == 1)
+        int threads = FusedMixer.Threads;
+        if (work < SerialWork || items == 1 || threads == 1)
         {
             for (long i = 0; i < items; i++) body(i);
             return;
         }
-        int tasks = (int)Math.Min(items, 4L * Environment.ProcessorCount);
+        int tasks = (int)Math.Min(items, 4L * threads);
         Parallel.For(0, tasks, task =>
         {
             for (long i = items * task / tasks, end = items * (task + 1) / tasks; i < end; i++) body(i);
