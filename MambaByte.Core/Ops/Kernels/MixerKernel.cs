@@ -39,14 +39,28 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         long e = p.Channels, k = p.Kernel, l = p.Length;
         T* outRow = (T*)p.ConvOut + bi * l * e + c0;
         Span<Vector256<T>> w = stackalloc Vector256<T>[(int)k];
-        for (int j = 0; j < k; j++) w[j] = Gather((T*)p.ConvWeight + c0 * k + j, k, lanes);
-        Vector256<T> bias = p.ConvBias == 0 ? Vector256<T>.Zero : Load((T*)p.ConvBias + c0, lanes);
+        Vector256<T> bias = ConvParameters(p, c0, lanes, w);
         for (long t = 0; t < l; t++)
         {
-            Vector256<T> acc = bias;
-            for (int j = 0; j < k; j++) acc += w[j] * ConvInput(p, bi, t - (k - 1) + j, c0, lanes);
-            Store(acc * SelectiveScanKernel<T>.Sigmoid(acc), outRow + t * e, lanes);
+            Vector256<T> pre = PreActivation(p, bi, t, c0, lanes, w, bias);
+            Store(pre * SelectiveScanKernel<T>.Sigmoid(pre), outRow + t * e, lanes);
         }
+    }
+
+    /// <summary>Loads a block's conv weights (one vector per tap, from conv1d's (e, 1, k) layout) into <paramref name="w"/>; returns its bias.</summary>
+    static Vector256<T> ConvParameters(in MixerBuffers p, long c0, int lanes, Span<Vector256<T>> w)
+    {
+        for (int j = 0; j < p.Kernel; j++) w[j] = Gather((T*)p.ConvWeight + c0 * p.Kernel + j, p.Kernel, lanes);
+        return p.ConvBias == 0 ? Vector256<T>.Zero : Load((T*)p.ConvBias + c0, lanes);
+    }
+
+    /// <summary>bias + Σ_k w[k]·xpad[t + k] for a block at time t.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> PreActivation(in MixerBuffers p, long bi, long t, long c0, int lanes, ReadOnlySpan<Vector256<T>> w, Vector256<T> bias)
+    {
+        Vector256<T> acc = bias;
+        for (int j = 0; j < w.Length; j++) acc += w[j] * ConvInput(p, bi, t - (w.Length - 1) + j, c0, lanes);
+        return acc;
     }
 
     /// <summary>xpad at sequence position s (negative: the left context, or zeros without one).</summary>
@@ -75,15 +89,13 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         long e = p.Channels, k = p.Kernel, l = p.Length;
         T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0;
         Span<Vector256<T>> w = stackalloc Vector256<T>[(int)k];
-        for (int j = 0; j < k; j++) w[j] = Gather((T*)p.ConvWeight + c0 * k + j, k, lanes);
-        Vector256<T> bias = p.ConvBias == 0 ? Vector256<T>.Zero : Load((T*)p.ConvBias + c0, lanes);
+        Vector256<T> bias = ConvParameters(p, c0, lanes, w);
         Span<Vector256<T>> dw = stackalloc Vector256<T>[(int)k];
         dw.Clear();
         Vector256<T> db = Vector256<T>.Zero;
         for (long t = 0; t < l; t++)
         {
-            Vector256<T> pre = bias;
-            for (int j = 0; j < k; j++) pre += w[j] * ConvInput(p, bi, t - (k - 1) + j, c0, lanes);
+            Vector256<T> pre = PreActivation(p, bi, t, c0, lanes, w, bias);
             Vector256<T> sig = SelectiveScanKernel<T>.Sigmoid(pre);
             Vector256<T> dPre = Load(gOutRow + t * e, lanes) * sig * (Vector256<T>.One + pre * (Vector256<T>.One - sig));
             db += dPre;
