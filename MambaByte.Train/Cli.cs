@@ -8,7 +8,11 @@ public static class Cli
 {
     public static RootCommand BuildRoot()
     {
-        var root = new RootCommand("MambaByte: token-free byte-level language models (Mamba, Transformer, MegaByte)");
+        var root = new RootCommand("MambaByte: token-free byte-level language models (Mamba, Transformer, MegaByte)")
+        {
+            // On an error, the whole stack trace too (as MAMBABYTE_DEBUG=1 gives); CommandLineErrors reads it.
+            new Option<bool>(CommandLineErrors.VerboseOption) { Description = "on an error, print the stack trace (also MAMBABYTE_DEBUG=1)", Recursive = true },
+        };
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(PrepareCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
@@ -27,6 +31,7 @@ public static class Cli
             Output = output ?? Console.Out,
             Error = error ?? Console.Error,
         };
-        return CommandLineErrors.Run(config.Error, () => BuildRoot().Parse(args).Invoke(config));
+        ParseResult parsed = BuildRoot().Parse(args);
+        return CommandLineErrors.Run(config.Error, () => parsed.Invoke(config), verbose: parsed.GetValue<bool>(CommandLineErrors.VerboseOption));
     }
 }

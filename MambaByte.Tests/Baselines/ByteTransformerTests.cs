@@ -86,7 +86,13 @@ public sealed class ByteTransformerTests
             previous = count;
         }
         Assert.InRange(TransformerConfig.Transformer320M.ParameterCount(), 300_000_000, 340_000_000);
-        Assert.Same(TransformerConfig.Presets["tiny"].GetType(), TransformerConfig.Preset(" TINY ").GetType());
+        // Preset names are trimmed and case-insensitive; each preset has the README's size. Tiny by hand: d 32, 2 layers,
+        // SwiGLU hidden ⌈8·32/3⌉ to a multiple of 8 = 88, tied head: 256·32 + 2·(4·32² + 3·32·88 + 2·32) + 32 = 33,440.
+        TransformerConfig tiny = TransformerConfig.Preset(" TINY ");
+        Assert.Equal(TransformerConfig.Presets["tiny"], tiny);
+        Assert.Equal((32, 2, 33_440L), (tiny.DModel, tiny.NLayer, tiny.ParameterCount()));
+        Assert.Equal((128, 4, 4), (TransformerConfig.Preset("Small").DModel, TransformerConfig.Preset("Small").NLayer, TransformerConfig.Preset("Small").NHead));
+        Assert.NotEqual(tiny, TransformerConfig.Preset("small"));
         Assert.Contains("unknown Transformer preset", Assert.Throws<ArgumentException>(() => TransformerConfig.Preset("huge")).Message);
     }
 

@@ -71,6 +71,14 @@ public sealed class BenchCommandTests
             double matmulFlops = t.GetProperty("MatmulGflopsSameRounds").GetDouble() * 1e9;
             Assert.Equal(flopsPerByte * bytesPerSecond / matmulFlops, t.GetProperty("Mfu").GetDouble(), 9);
             Assert.Equal(flopsPerByte * bytesPerSecond / 1e9, t.GetProperty("TrainingGflops").GetDouble(), 9);
+            if (t.GetProperty("Architecture").GetString() != "transformer") continue;
+            // The Transformer's FLOPs/byte counted by hand from the plan's shape (README: 3·(L·(8d² + 6dh) + 4dL·(c+1)/2 + 2·256·d),
+            // h = 8d/3 rounded up to a multiple of 8), so the MFU rests on a count the bench code did not make.
+            double d = plan.Transformer.DModel, layers = plan.Transformer.NLayer, h = plan.Transformer.DMlp ?? Math.Ceiling(8 * d / 3 / 8) * 8;
+            double byHand = 3 * (layers * (8 * d * d + 6 * d * h) + 4 * d * layers * (context + 1) / 2 + 2 * 256 * d);
+            Assert.Equal(byHand, flopsPerByte, byHand * 1e-12);
+            double mfu = byHand * bytesPerSecond / matmulFlops;
+            Assert.Equal(mfu, t.GetProperty("Mfu").GetDouble(), mfu * 1e-9);
         }
 
         JsonElement[] generation = root.GetProperty("Generation").EnumerateArray().ToArray();

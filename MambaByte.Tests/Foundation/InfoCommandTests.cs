@@ -17,16 +17,34 @@ public sealed class InfoCommandTests
         Assert.Equal("0.107.0", root.GetProperty("TorchSharpVersion").GetString());
         Assert.EndsWith("/2.10.0", root.GetProperty("LibTorchVersion").GetString());
         Assert.Contains("cpu", root.GetProperty("Devices").EnumerateArray().Select(d => d.GetString()));
-        Assert.True(root.GetProperty("TorchThreads").GetInt32() >= 1);
+        Assert.Equal(TorchSharp.torch.get_num_threads(), root.GetProperty("TorchThreads").GetInt32());
+        Assert.Equal(Environment.ProcessorCount, root.GetProperty("ProcessorCount").GetInt32());
+        // SIMD against the kernel's own list of CPU flags (x86-64).
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64 && File.Exists("/proc/cpuinfo"))
+        {
+            string[] flags = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("flags", StringComparison.Ordinal)).Split(' ', ':', '\t');
+            string simd = root.GetProperty("Simd").GetString()!;
+            Assert.Equal(flags.Contains("avx2"), simd.Contains("AVX2"));
+            Assert.Equal(flags.Contains("avx512f"), simd.Contains("AVX-512F"));
+            Assert.Equal(flags.Contains("fma"), simd.Contains("FMA"));
+            string bf16 = root.GetProperty("Bf16Units").GetString()!, int8 = root.GetProperty("Int8Units").GetString()!;
+            Assert.Equal(flags.Contains("amx_bf16"), bf16.Contains("AMX-BF16"));
+            Assert.Equal(flags.Contains("avx512_bf16"), bf16.Contains("AVX512-BF16"));
+            Assert.Equal(!flags.Contains("amx_bf16") && !flags.Contains("avx512_bf16"), bf16 == "none");
+            Assert.Equal(flags.Contains("amx_int8"), int8.Contains("AMX-INT8"));
+            Assert.Equal(flags.Contains("avx512_vnni"), int8.Contains("AVX512-VNNI"));
+        }
         Assert.Matches("^(applied|not applied|not needed)", root.GetProperty("NativeFix").GetString());
         Assert.Equal("", error.ToString());
     }
 
     [Fact]
-    public void Unknown_command_fails_with_non_zero_exit()
+    public void Unknown_command_fails_naming_the_word_it_did_not_recognise()
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        Assert.NotEqual(0, Cli.Run(["no-such-command"], output, error));
+        Assert.Equal(1, Cli.Run(["no-such-command"], output, error));
+        Assert.Contains("'no-such-command'", error.ToString());
+        Assert.DoesNotContain("internal error", error.ToString());
     }
 }

@@ -35,6 +35,9 @@ internal sealed class RecurrentTestModel : ByteLanguageModel
 
     public int PoisonAfterForwards { get; set; } = -1;
 
+    /// <summary>Called with the model's weights still alive when it is disposed (the trainer disposes it last).</summary>
+    public Action<RecurrentTestModel>? Disposing { get; set; }
+
     public override string Architecture => "recurrent-test";
 
     public override JsonObject ConfigJson() => new() { ["width"] = Width, ["memory"] = memory };
@@ -80,6 +83,12 @@ internal sealed class RecurrentTestModel : ByteLanguageModel
         Directory.CreateDirectory(directory);
         save(Path.Combine(directory, "model.bin"));
         File.WriteAllText(Path.Combine(directory, "config.json"), ConfigJson().ToJsonString());
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Disposing?.Invoke(this);
+        base.Dispose(disposing);
     }
 
     public static RecurrentTestModel Load(string directory, Device device)

@@ -23,6 +23,9 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>Test hook: called as each phase of one architecture starts ("train mamba", "test mamba", "generation mamba").</summary>
+    public Action<string>? PhaseStarted { get; init; }
+
     /// <summary>The run directory of one architecture.</summary>
     public static string RunDirectory(string outDirectory, string architecture) => Path.Combine(Path.GetFullPath(outDirectory), "runs", architecture);
 
@@ -52,7 +55,17 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         if (!store.SplitNames.Contains(options.TestSplit))
             throw new ArgumentException($"--data {options.Data}: no split '{options.TestSplit}' to score (has {string.Join(", ", store.SplitNames)}); pick one with --test-split");
         byte[] testBytes = EvalBytes.Read(store.Split(options.TestSplit), options.TestBytes);
-        var results = matched.Select(m => Measure(m, testBytes, trainedNow[m.Architecture], cancellationToken)).ToList();
+        List<ArchitectureResult> results;
+        try
+        {
+            results = matched.Select(m => Measure(m, testBytes, trainedNow[m.Architecture], cancellationToken)).ToList();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Every run's checkpoint is already saved: the same command skips training and measures again.
+            output.WriteLine("compare: stopped while measuring; every run is checkpointed");
+            return null;
+        }
 
         var report = new ComparisonReport(
             commandLine, ComparisonVersions.Collect(options.Device), options.Data, options.TrainSplit, options.EvalSplit, options.TestSplit,
@@ -109,17 +122,17 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         }
         else
         {
-            // The trainer's time limit counts this session only, so a resumed run gets what is left of the budget.
+            // The trainer's time limit counts the run's whole training time, so a resumed run gets what is left of the budget.
             double spent = state?.ElapsedSeconds ?? 0;
-            double left = options.BudgetMinutes - spent / 60;
-            if (state is not null && left <= 0) return Skip(model, checkpoint!, $"{spent:F0} s of {options.BudgetMinutes * 60:F0} s");
-            train = train with { MaxSteps = 0, MaxMinutes = left, WarmupSteps = 20, LogEvery = 5, EvalEvery = 0, CheckpointEvery = 0 };
+            if (state is not null && spent >= options.BudgetMinutes * 60) return Skip(model, checkpoint!, $"{spent:F0} s of {options.BudgetMinutes * 60:F0} s");
+            train = train with { MaxSteps = 0, MaxMinutes = options.BudgetMinutes, WarmupSteps = 20, LogEvery = 5, EvalEvery = 0, CheckpointEvery = 0 };
         }
         train.Validate();
 
         output.WriteLine(checkpoint is null
             ? $"{model.Architecture}: training in {runDirectory}"
             : $"{model.Architecture}: resuming {checkpoint}");
+        PhaseStarted?.Invoke($"train {model.Architecture}");
         using var data = new TrainingData(train);
         TrainingOutcome outcome = new Trainer(train, data.Services(), new PlainProgress(output)).Run(checkpoint, cancellationToken);
         output.WriteLine($"{model.Architecture}: {outcome.Message}");
@@ -127,7 +140,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         {
             TrainingStopReason.Completed => true,
             TrainingStopReason.Interrupted => null,
-            _ => throw new InvalidOperationException($"{model.Architecture}: {outcome.Message}"),
+            _ => throw new UserInputException($"{model.Architecture}: {outcome.Message}"),
         };
     }
 
@@ -171,7 +184,9 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         string runDirectory = RunDirectory(options.Out, matched.Architecture);
         string checkpoint = CheckpointStore.Resolve(runDirectory);
         using ByteLanguageModel model = ModelCheckpoint.Load(checkpoint, DeviceOption.Parse(options.Device));
+        PhaseStarted?.Invoke($"test {matched.Architecture}");
         BitsPerByteResult test = BitsPerByteEvaluator.Windowed(model, [testBytes], options.Context, options.Context, options.BatchSize, cancellationToken);
+        PhaseStarted?.Invoke($"generation {matched.Architecture}");
         IReadOnlyList<GenerationSpeedPoint> generation = GenerationSpeed.Measure(model, testBytes, options.GenerationPositions, options.GenerationBytes, cancellationToken);
         double flopsPerByte = model.TrainingFlopsPerByte(options.Context);
 

@@ -6,6 +6,9 @@ namespace MambaByte.Train.Training;
 /// The checkpoint directories of a run: <c>checkpoints/step-N/</c> (the last K kept) and <c>best/</c>. Every
 /// directory is written under a temporary name (<c>step-N.tmp-xxxx</c>), each file fsynced, then renamed into
 /// place, so a crash mid-write leaves only a temporary folder that loading ignores and the next run removes.
+/// Replacing an existing directory (<c>best/</c>) renames the old one to <c>best.previous</c>, renames the new one
+/// in, then deletes the backup, syncing the parent directory after each rename; whatever point a crash stops it
+/// at, <see cref="RemoveStaleTemporaries"/> finds one complete copy and keeps it.
 /// </summary>
 public sealed class CheckpointStore(string runDirectory)
 {
@@ -15,6 +18,12 @@ public sealed class CheckpointStore(string runDirectory)
     const string StepPrefix = "step-";
     const string TemporaryMarker = ".tmp-";
 
+    /// <summary>The old copy of a directory being replaced, between the two renames.</summary>
+    public const string BackupSuffix = ".previous";
+
+    /// <summary>Where earlier versions moved the old copy aside (cleanup deleted it, losing both copies after a crash); still recovered.</summary>
+    const string LegacyBackupMarker = ".tmp-old-";
+
     public string RunDirectory { get; } = Path.GetFullPath(runDirectory);
 
     public string CheckpointsDirectory => Path.Combine(RunDirectory, "checkpoints");
@@ -23,6 +32,9 @@ public sealed class CheckpointStore(string runDirectory)
 
     /// <summary>Test hook: called after each file of a checkpoint is written and synced, before the rename. Throwing here simulates a crash mid-write.</summary>
     public Action<string>? AfterFileWritten { get; set; }
+
+    /// <summary>Test hook: called at each stage of replacing an existing directory. Throwing here simulates a crash at that point.</summary>
+    public Action<ReplaceStage>? AtReplaceStage { get; set; }
 
     public string StepDirectory(long step) => Path.Combine(CheckpointsDirectory, StepPrefix + step.ToString(CultureInfo.InvariantCulture));
 
@@ -37,14 +49,33 @@ public sealed class CheckpointStore(string runDirectory)
 
     public string WriteBest(Action<string> writeContents) => WriteAtomically(BestDirectory, writeContents);
 
-    /// <summary>Removes temporary folders a crashed write left behind.</summary>
+    /// <summary>
+    /// Finishes or undoes what a crashed write left behind: a backup whose directory is missing (the crash came
+    /// between the two renames) is renamed back, a backup beside its complete replacement is deleted, and temporary
+    /// folders (half-written, or complete but never renamed in) are removed.
+    /// </summary>
     public void RemoveStaleTemporaries()
     {
         foreach (string parent in new[] { RunDirectory, CheckpointsDirectory })
         {
             if (!Directory.Exists(parent)) continue;
-            foreach (string dir in Directory.EnumerateDirectories(parent))
-                if (Path.GetFileName(dir).Contains(TemporaryMarker, StringComparison.Ordinal)) Directory.Delete(dir, recursive: true);
+            foreach (string dir in Directory.EnumerateDirectories(parent).Order(StringComparer.Ordinal).ToList())
+            {
+                if (!Directory.Exists(dir)) continue;
+                string name = Path.GetFileName(dir);
+                string? original = name.EndsWith(BackupSuffix, StringComparison.Ordinal) ? dir[..^BackupSuffix.Length]
+                    : name.IndexOf(LegacyBackupMarker, StringComparison.Ordinal) is int at and > 0 ? Path.Combine(parent, name[..at])
+                    : null;
+                if (original is not null && !Directory.Exists(original))
+                {
+                    Directory.Move(dir, original);    // the backup is the one complete copy
+                    DirectorySync.Flush(parent);
+                }
+                else if (original is not null || name.Contains(TemporaryMarker, StringComparison.Ordinal))
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+            }
         }
     }
 
@@ -61,17 +92,27 @@ public sealed class CheckpointStore(string runDirectory)
                 stream.Flush(flushToDisk: true);
             AfterFileWritten?.Invoke(file);
         }
+        DirectorySync.Flush(temporary);
         if (Directory.Exists(final))
         {
-            // Replace: move the old one aside first, so at every moment one complete copy exists.
-            string old = final + TemporaryMarker + "old-" + Guid.NewGuid().ToString("N")[..8];
-            Directory.Move(final, old);
+            // Replace through a backup of a known name, so at every moment one complete copy exists under a name
+            // the next run's cleanup recognises (it restores the backup when the directory itself is missing).
+            string backup = final + BackupSuffix;
+            if (Directory.Exists(backup)) Directory.Delete(backup, recursive: true);
+            Directory.Move(final, backup);
+            DirectorySync.Flush(parent);
+            AtReplaceStage?.Invoke(ReplaceStage.OldMovedAside);
             Directory.Move(temporary, final);
-            Directory.Delete(old, recursive: true);
+            DirectorySync.Flush(parent);
+            AtReplaceStage?.Invoke(ReplaceStage.NewMovedIn);
+            Directory.Delete(backup, recursive: true);
+            DirectorySync.Flush(parent);
+            AtReplaceStage?.Invoke(ReplaceStage.BackupDeleted);
         }
         else
         {
             Directory.Move(temporary, final);
+            DirectorySync.Flush(parent);
         }
         return final;
     }

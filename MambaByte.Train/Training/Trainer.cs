@@ -29,6 +29,12 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
     /// <summary>Test hook passed to <see cref="CheckpointStore.AfterFileWritten"/>.</summary>
     public Action<string>? CheckpointFault { get; init; }
 
+    /// <summary>
+    /// Called once per step after backward and clipping, before the optimizer step (or the non-finite stop), with the
+    /// step about to be taken (1-based) and the parameters holding their final gradients; tests read them here.
+    /// </summary>
+    public Action<long, IReadOnlyList<Parameter>>? GradientsReady { get; init; }
+
     public TrainingOutcome Run(string? resumeFrom = null, CancellationToken cancellationToken = default)
     {
         TorchRuntime.EnsureLoaded();
@@ -128,21 +134,25 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             progress.Event($"step {step}: eval {options.EvalSplit} {result.BitsPerByte:F4} bits/byte over {result.BytesScored:N0} bytes{note}");
         }
 
+        // The time limit counts the run's whole training time: a resumed run gets only what is left of it.
         bool LimitReached() =>
             (options.MaxSteps > 0 && step >= options.MaxSteps)
             || (options.MaxBytes > 0 && bytesSeen >= options.MaxBytes)
-            || (options.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= options.MaxMinutes);
+            || (options.MaxMinutes > 0 && Elapsed() >= options.MaxMinutes * 60);
+
+        // SIGINT/SIGTERM: a checkpoint of the last completed step (work in progress, such as an evaluation, is dropped).
+        TrainingOutcome StopOnSignal(string during)
+        {
+            string saved = lastCheckpointStep == step && lastCheckpoint is not null ? lastCheckpoint : SaveCheckpoint();
+            return new TrainingOutcome(TrainingStopReason.Interrupted, step, saved, best,
+                $"interrupted at step {step}{during}: checkpoint saved to {saved}; continue with --resume {store.RunDirectory}");
+        }
 
         try
         {
             while (!LimitReached())
             {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    string saved = lastCheckpointStep == step && lastCheckpoint is not null ? lastCheckpoint : SaveCheckpoint();
-                    return new TrainingOutcome(TrainingStopReason.Interrupted, step, saved, best,
-                        $"interrupted at step {step}: checkpoint saved to {saved}; continue with --resume {store.RunDirectory}");
-                }
+                if (cancellationToken.IsCancellationRequested) return StopOnSignal("");
 
                 double lr = schedule.At(step);
                 OptimizerSetup.SetLearningRate(optimizer, lr);
@@ -168,6 +178,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
                     gradNorm = options.GradClip > 0
                         ? nn.utils.clip_grad_norm_(parameters, options.GradClip)
                         : GradientNorm(parameters);
+                    GradientsReady?.Invoke(step + 1, parameters);
                 }
                 if (!double.IsFinite(gradNorm))
                 {
@@ -194,16 +205,33 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
                     tensorboard?.add_scalar("train/loss", (float)loss, (int)step);
                     tensorboard?.add_scalar("train/bits_per_byte", (float)(loss / Math.Log(2)), (int)step);
                     tensorboard?.add_scalar("train/lr", (float)lr, (int)step);
-                    progress.Status(StatusLine(step, loss, lr, bytesPerSecond, mfu, Eta(step, bytesSeen, clock.Elapsed.TotalSeconds, bytesPerSecond)));
+                    progress.Status(StatusLine(step, loss, lr, bytesPerSecond, mfu, Eta(step, bytesSeen, Elapsed(), bytesPerSecond)));
                     intervalStart = now;
                     intervalBytes = 0;
                 }
-                if (options.EvalEvery > 0 && step % options.EvalEvery == 0 && !last) Evaluate();
+                if (options.EvalEvery > 0 && step % options.EvalEvery == 0 && !last)
+                {
+                    try
+                    {
+                        Evaluate();
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        return StopOnSignal(" (during the evaluation)");
+                    }
+                }
                 if (options.CheckpointEvery > 0 && step % options.CheckpointEvery == 0 && !last) SaveCheckpoint();
                 StepCompleted?.Invoke(step);
             }
 
-            Evaluate();
+            try
+            {
+                Evaluate();
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return StopOnSignal(" (during the final evaluation)");
+            }
             string final = lastCheckpointStep == step && lastCheckpoint is not null ? lastCheckpoint : SaveCheckpoint();
             string bestText = double.IsFinite(best) ? $"; best eval {best:F4} bits/byte" : "";
             return new TrainingOutcome(TrainingStopReason.Completed, step, final, best,
