@@ -38,6 +38,7 @@ public static class GgufWriter
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new IOException($"{path}: is a directory; give a file name for the GGUF file");
         string? directory = Path.GetDirectoryName(full);
+        if (directory is not null && File.Exists(directory)) throw new IOException($"{path}: {directory} is a file, not a directory");
         if (directory is null || !Directory.Exists(directory)) throw new IOException($"{path}: directory {directory} does not exist");
         string temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         try
