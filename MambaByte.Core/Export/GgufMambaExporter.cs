@@ -77,23 +77,23 @@ public static class GgufMambaExporter
         var configJson = ModelFactory.ReadConfig(configPath);
         string architecture = ModelFactory.ArchitectureOf(configJson, configPath);
         if (architecture != "mamba")
-            throw new NotSupportedException($"{configPath}: a {architecture} model; GGUF export writes llama.cpp's mamba architecture, so only Mamba checkpoints can be exported");
+            throw new InvalidDataException($"{configPath}: a {architecture} model; GGUF export writes llama.cpp's mamba architecture, so only Mamba checkpoints can be exported");
         CheckLlamaCppRuns(MambaConfig.FromJson(configJson, configPath), configPath);
 
         using ByteLanguageModel loaded = ModelCheckpoint.Load(checkpointDirectory, CPU);
         var model = (MambaLMHeadModel)loaded;
-        List<GgufTensor> tensors = Tensors(model, fileType);
+        List<GgufTensor> tensors = Tensors(model, fileType, Path.Combine(checkpointDirectory, ModelCheckpoint.WeightsFileName));
         GgufWriter.Write(outPath, Metadata(model.Config, fileType), tensors);
         var counts = tensors.GroupBy(t => t.Type).ToDictionary(g => g.Key, g => g.Count());
         return new GgufExportResult(Path.GetFullPath(outPath), new FileInfo(outPath).Length, fileType, model.Config, counts);
     }
 
-    /// <summary>Refuses configs llama.cpp's mamba loader and graph cannot run, naming the setting.</summary>
+    /// <summary>Refuses configs llama.cpp's mamba loader and graph cannot run, naming the file and the setting (<see cref="InvalidDataException"/>).</summary>
     public static void CheckLlamaCppRuns(MambaConfig config, string source)
     {
         void Require(bool ok, string problem)
         {
-            if (!ok) throw new NotSupportedException($"{source}: cannot be exported for llama.cpp's mamba architecture: {problem}");
+            if (!ok) throw new InvalidDataException($"{source}: cannot be exported for llama.cpp's mamba architecture: {problem}");
         }
         Require(config.Expand == 2, $"'ssm_cfg.expand' is {config.Expand}; llama.cpp supports only d_inner = 2·d_model");
         Require(config.RmsNorm, "'rms_norm' is false; llama.cpp's mamba uses RMSNorm");
@@ -130,7 +130,7 @@ public static class GgufMambaExporter
     }
 
     /// <summary>The model's tensors under llama.cpp's names and layouts, encoded for <paramref name="fileType"/>.</summary>
-    public static List<GgufTensor> Tensors(MambaLMHeadModel model, GgufFileType fileType)
+    public static List<GgufTensor> Tensors(MambaLMHeadModel model, GgufFileType fileType, string source = "model")
     {
         MambaConfig c = model.Config;
         var state = model.state_dict();
@@ -139,7 +139,7 @@ public static class GgufMambaExporter
             using var scope = NewDisposeScope();
             float[] values = state[name].detach().cpu().to(ScalarType.Float32).contiguous().data<float>().ToArray();
             if (values.Any(v => !float.IsFinite(v)))
-                throw new InvalidDataException($"'{name}' holds non-finite values (NaN or infinity); not exporting a broken model");
+                throw new InvalidDataException($"{source}: '{name}' holds non-finite values (NaN or infinity); not exporting a broken model");
             return values;
         }
 
@@ -163,7 +163,7 @@ public static class GgufMambaExporter
             Add(dst + "ssm_x.weight", Values(src + "mixer.x_proj.weight"), r + 2 * n, e);
             Add(dst + "ssm_dt.weight", Values(src + "mixer.dt_proj.weight"), e, r);
             Add(dst + "ssm_dt.bias", Values(src + "mixer.dt_proj.bias"), e);
-            Add(dst + "ssm_a", NegativeExp(state[src + "mixer.A_log"]), e, n);
+            Add(dst + "ssm_a", NegativeExp(state[src + "mixer.A_log"], source), e, n);
             Add(dst + "ssm_d", Values(src + "mixer.D"), e);
             Add(dst + "ssm_out.weight", Values(src + "mixer.out_proj.weight"), d, e);
         }
@@ -187,11 +187,11 @@ public static class GgufMambaExporter
     }
 
     // A = −exp(A_log), computed by torch in float32 as llama.cpp's converter computes it.
-    static float[] NegativeExp(Tensor aLog)
+    static float[] NegativeExp(Tensor aLog, string source)
     {
         using var scope = NewDisposeScope();
         float[] a = aLog.detach().cpu().to(ScalarType.Float32).exp().neg().contiguous().data<float>().ToArray();
-        if (a.Any(x => !float.IsFinite(x))) throw new InvalidDataException("'A_log' gives non-finite A = −exp(A_log); not exporting a broken model");
+        if (a.Any(x => !float.IsFinite(x))) throw new InvalidDataException($"{source}: 'A_log' gives non-finite A = −exp(A_log); not exporting a broken model");
         return a;
     }
 }

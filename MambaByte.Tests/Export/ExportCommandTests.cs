@@ -103,6 +103,22 @@ public sealed class ExportCommandTests
     }
 
     [Fact]
+    public void A_checkpoint_with_non_finite_weights_is_refused_with_one_line_and_no_file()
+    {
+        using var temp = new TempDir();
+        SingleThreadedTorch.Ensure();
+        string dir = temp.File("nan");
+        using (var model = new MambaLMHeadModel(new MambaConfig { DModel = 16, NLayer = 1, DState = 4 }))
+        {
+            using (TorchSharp.torch.no_grad()) model.state_dict()["backbone.layers.0.mixer.D"][3] = float.NaN;
+            ModelCheckpoint.Save(model, dir);
+        }
+        var (exit, _, error) = Run("export", "--checkpoint", dir, "--out", temp.File("m.gguf"));
+        AssertOneLineError(exit, error, "model.safetensors", "backbone.layers.0.mixer.D", "non-finite");
+        Assert.False(File.Exists(temp.File("m.gguf")));
+    }
+
+    [Fact]
     public void Eval_and_generate_refuse_a_gguf_file_with_one_line()
     {
         using var temp = new TempDir();

@@ -255,10 +255,10 @@ public sealed class GgufMambaExportTests
     public void Settings_llama_cpp_cannot_run_are_refused_naming_the_setting()
     {
         var expand3 = new MambaConfig { DModel = 16, NLayer = 1, Expand = 3 };
-        Assert.Contains("'ssm_cfg.expand' is 3", Assert.Throws<NotSupportedException>(() => GgufMambaExporter.CheckLlamaCppRuns(expand3, "c.json")).Message);
+        Assert.Contains("'ssm_cfg.expand' is 3", Assert.Throws<InvalidDataException>(() => GgufMambaExporter.CheckLlamaCppRuns(expand3, "c.json")).Message);
         var layerNorm = new MambaConfig { DModel = 16, NLayer = 1, RmsNorm = false };
-        Assert.Contains("'rms_norm' is false", Assert.Throws<NotSupportedException>(() => GgufMambaExporter.CheckLlamaCppRuns(layerNorm, "c.json")).Message);
+        Assert.Contains("'rms_norm' is false", Assert.Throws<InvalidDataException>(() => GgufMambaExporter.CheckLlamaCppRuns(layerNorm, "c.json")).Message);
         var bias = new MambaConfig { DModel = 16, NLayer = 1, Bias = true };
-        Assert.Contains("'ssm_cfg.bias' is true", Assert.Throws<NotSupportedException>(() => GgufMambaExporter.CheckLlamaCppRuns(bias, "c.json")).Message);
+        Assert.Contains("'ssm_cfg.bias' is true", Assert.Throws<InvalidDataException>(() => GgufMambaExporter.CheckLlamaCppRuns(bias, "c.json")).Message);
     }
 }
