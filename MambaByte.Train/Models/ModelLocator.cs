@@ -1,4 +1,5 @@
 using MambaByte.Core.Checkpoints;
+using MambaByte.Core.Export;
 using MambaByte.Train.Training;
 
 namespace MambaByte.Train.Models;
@@ -8,6 +9,8 @@ public static class ModelLocator
 {
     public static string ModelDirectory(string path)
     {
+        if (File.Exists(path) && GgufReader.HasMagic(path))
+            throw new InvalidDataException($"--checkpoint {path}: a GGUF file (for llama.cpp); eval, generate and export read a checkpoint directory (config.json + model.safetensors), and there is no import from GGUF");
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"--checkpoint {path}: no such directory");
         if (File.Exists(Path.Combine(path, ModelCheckpoint.ConfigFileName))) return path;
         string best = Path.Combine(path, "best");
