@@ -11,6 +11,8 @@ namespace MambaByte.Core.Evaluation;
 /// scores all its bytes, later windows only the ones no earlier window scored (any architecture).</item>
 /// <item><see cref="CarriedState"/>: whole documents, chunk after chunk through <see cref="ByteLanguageModel.Prefill"/>
 /// with the inference state carried across, so every byte sees its full history (Mamba).</item>
+/// <item><see cref="Document"/>: lm-evaluation-harness's document-level bits-per-byte — every byte of every
+/// document scored, its first byte included, each document read alone from the model's start state.</item>
 /// </list>
 /// </summary>
 public static class BitsPerByteEvaluator
@@ -40,9 +42,90 @@ public static class BitsPerByteEvaluator
         int batchSize = 8, CancellationToken cancellationToken = default)
     {
         if (batchSize < 1) throw new ArgumentException($"--batch-size {batchSize}: expected >= 1");
+        long documentCount = 0;
+        IEnumerable<(ReadOnlyMemory<byte>, EvaluationWindow)> All()
+        {
+            foreach (ReadOnlyMemory<byte> document in documents)
+            {
+                documentCount++;
+                foreach (EvaluationWindow window in Windows(document.Length, context, stride)) yield return (document, window);
+            }
+        }
+        (double nats, long scored) = ScoreAll(model, All(), context, batchSize, cancellationToken);
+        return BitsPerByteResult.From(nats / Math.Log(2), scored, documentCount);
+    }
+
+    /// <summary>
+    /// Document-level bits-per-byte as lm-evaluation-harness defines it (<c>bits_per_byte</c> = −Σ log p / Σ bytes / ln 2,
+    /// pooled over the corpus): every byte of every document is scored exactly once, the first byte included, and
+    /// each document starts from the model's start state and never sees another document. The first byte is
+    /// predicted after <paramref name="startByte"/> (see <c>MambaByte.Data.DocumentStart</c>): a document of n bytes
+    /// is read as the n + 1 bytes [start, x_0, …, x_{n−1}] whose n targets are x_0 … x_{n−1}, as the harness puts its
+    /// prefix token (EOT/BOS) before a document. Mamba (<paramref name="carryState"/>) runs each document through
+    /// <see cref="ByteLanguageModel.Prefill"/> chunk after chunk from a zero state, so every byte sees the whole
+    /// document before it. Attention models use the harness's rolling windows with no overlap: windows of
+    /// <paramref name="context"/> (the trained context) back to back, the last one shifted back to end at the
+    /// document's end and scoring only its new bytes (<see cref="DocumentWindows"/>).
+    /// </summary>
+    public static BitsPerByteResult Document(
+        ByteLanguageModel model, IEnumerable<ReadOnlyMemory<byte>> documents, int context, byte startByte, bool carryState,
+        int batchSize = 8, CancellationToken cancellationToken = default)
+    {
+        if (context < 1) throw new ArgumentException($"--context {context}: expected >= 1");
+        if (batchSize < 1) throw new ArgumentException($"--batch-size {batchSize}: expected >= 1");
+        long documentCount = 0;
+        IEnumerable<ReadOnlyMemory<byte>> Prefixed()
+        {
+            foreach (ReadOnlyMemory<byte> document in documents)
+            {
+                documentCount++;
+                if (document.Length == 0) continue;
+                var prefixed = new byte[document.Length + 1];
+                prefixed[0] = startByte;
+                document.Span.CopyTo(prefixed.AsSpan(1));
+                yield return prefixed;
+            }
+        }
+        if (carryState) return CarriedState(model, Prefixed(), context, cancellationToken) with { Documents = documentCount };
+
+        IEnumerable<(ReadOnlyMemory<byte>, EvaluationWindow)> All()
+        {
+            foreach (ReadOnlyMemory<byte> prefixed in Prefixed())
+                foreach (EvaluationWindow window in DocumentWindows(prefixed.Length - 1, context)) yield return (prefixed, window);
+        }
+        (double nats, long scored) = ScoreAll(model, All(), context, batchSize, cancellationToken);
+        return BitsPerByteResult.From(nats / Math.Log(2), scored, documentCount);
+    }
+
+    /// <summary>
+    /// lm-evaluation-harness's rolling windows with no overlap (<c>get_rolling_token_windows</c>, context length 1)
+    /// over a document of <paramref name="length"/> bytes read after the start byte, in positions of that prefixed
+    /// sequence (the start byte is position 0, targets 1..length): the first window is [0, min(context, length));
+    /// each later window predicts the next up to <paramref name="context"/> bytes from exactly
+    /// <paramref name="context"/> inputs ending just before its last target, scoring only bytes no window scored.
+    /// </summary>
+    public static IEnumerable<EvaluationWindow> DocumentWindows(int length, int context)
+    {
+        if (context < 1) throw new ArgumentException($"--context {context}: expected >= 1");
+        if (length < 1) yield break;
+        int predicted = Math.Min(context, length);
+        yield return new EvaluationWindow(0, predicted, 1);
+        while (predicted < length)
+        {
+            int end = predicted + Math.Min(length - predicted, context);
+            yield return new EvaluationWindow(end - context, end, predicted + 1);
+            predicted = end;
+        }
+    }
+
+    /// <summary>Scores windows in batches: full-length windows share a batch; a shorter one goes alone.</summary>
+    static (double Nats, long Scored) ScoreAll(
+        ByteLanguageModel model, IEnumerable<(ReadOnlyMemory<byte> Document, EvaluationWindow Window)> windows, int context,
+        int batchSize, CancellationToken cancellationToken)
+    {
         Device device = Generation.ByteGenerator.ModelDevice(model);
         double nats = 0;
-        long scored = 0, documentCount = 0;
+        long scored = 0;
         var pending = new List<(ReadOnlyMemory<byte> Document, EvaluationWindow Window)>();
 
         void Flush()
@@ -57,26 +140,21 @@ public static class BitsPerByteEvaluator
 
         using (InferenceMode.Enter(model))
         {
-            foreach (ReadOnlyMemory<byte> document in documents)
+            foreach ((ReadOnlyMemory<byte> document, EvaluationWindow window) in windows)
             {
-                documentCount++;
-                foreach (EvaluationWindow window in Windows(document.Length, context, stride))
+                if (window.Length != context)
                 {
-                    // Full-length windows share a batch; a shorter (last) window goes alone.
-                    if (window.Length != context)
-                    {
-                        Flush();
-                        pending.Add((document, window));
-                        Flush();
-                        continue;
-                    }
+                    Flush();
                     pending.Add((document, window));
-                    if (pending.Count == batchSize) Flush();
+                    Flush();
+                    continue;
                 }
+                pending.Add((document, window));
+                if (pending.Count == batchSize) Flush();
             }
             Flush();
         }
-        return BitsPerByteResult.From(nats / Math.Log(2), scored, documentCount);
+        return (nats, scored);
     }
 
     public static BitsPerByteResult CarriedState(

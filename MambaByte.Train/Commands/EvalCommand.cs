@@ -14,7 +14,8 @@ namespace MambaByte.Train.Commands;
 
 /// <summary>
 /// <c>mambabyte eval</c>: bits-per-byte of a checkpoint over every byte of one or more datasets exactly once —
-/// windows of the trained context (with a stride), and for Mamba also whole documents with the state carried.
+/// windows of the trained context (with a stride), for Mamba also the split with the state carried, and
+/// (<c>--method document</c>) lm-evaluation-harness's document-level figure.
 /// </summary>
 public static class EvalCommand
 {
@@ -32,9 +33,15 @@ public static class EvalCommand
         var json = new Option<bool>("--json") { Description = "print the result as JSON" };
         var report = new Option<string?>("--report") { Description = "write report.md, report.json and report.csv into this directory" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "cache folder for prepared shipped datasets" };
+        var method = new Option<string>("--method")
+        {
+            Description = "comma-separated: windowed (any model), carried-state (Mamba: the split as one stream, state carried), " +
+                          "document (every byte of every document, each from the start state: lm-evaluation-harness bits_per_byte), or all",
+            DefaultValueFactory = _ => "windowed,carried-state",
+        };
         var command = new Command("eval", "Bits-per-byte of a checkpoint on files, stores or datasets (every byte scored once)")
         {
-            checkpoint, data, split, context, stride, contexts, batch, maxBytes, device, json, report, cacheDir,
+            checkpoint, data, split, context, stride, contexts, batch, maxBytes, device, json, report, cacheDir, method,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -46,18 +53,29 @@ public static class EvalCommand
             int windowStride = parse.GetValue(stride) ?? windowContext;
             int[] sweep = ParseContexts(parse.GetValue(contexts));
             int batchSize = parse.GetValue(batch);
+            HashSet<string> methods = ParseMethods(parse.GetValue(method)!);
+            bool recurrent = model.Architecture == "mamba";
 
             var results = new List<EvalRow>();
             var sweepRows = new List<EvalRow>();
             foreach (string source in parse.GetValue(data)!)
             {
-                (string name, string splitName, byte[] bytes) = ReadData(source, parse.GetValue(split)!, parse.GetValue(maxBytes), parse.GetValue(cacheDir));
-                BitsPerByteResult windowed = BitsPerByteEvaluator.Windowed(model, [bytes], windowContext, windowStride, batchSize, cancellationToken);
-                results.Add(new EvalRow(name, splitName, "windowed", windowContext, windowStride, windowed.BitsPerByte, windowed.BytesScored));
-                if (model.Architecture == "mamba")
+                EvalData d = ReadData(source, parse.GetValue(split)!, parse.GetValue(maxBytes), parse.GetValue(cacheDir));
+                (string name, string splitName, byte[] bytes) = (d.Name, d.Split, d.Bytes);
+                if (methods.Contains(Windowed))
+                {
+                    BitsPerByteResult windowed = BitsPerByteEvaluator.Windowed(model, [bytes], windowContext, windowStride, batchSize, cancellationToken);
+                    results.Add(new EvalRow(name, splitName, Windowed, windowContext, windowStride, windowed.BitsPerByte, windowed.BytesScored));
+                }
+                if (methods.Contains(Carried) && recurrent)
                 {
                     BitsPerByteResult carried = BitsPerByteEvaluator.CarriedState(model, [bytes], windowContext, cancellationToken);
-                    results.Add(new EvalRow(name, splitName, "carried-state", windowContext, windowContext, carried.BitsPerByte, carried.BytesScored));
+                    results.Add(new EvalRow(name, splitName, Carried, windowContext, windowContext, carried.BitsPerByte, carried.BytesScored));
+                }
+                if (methods.Contains(Document))
+                {
+                    BitsPerByteResult document = BitsPerByteEvaluator.Document(model, d.Documents, windowContext, d.StartByte, recurrent, batchSize, cancellationToken);
+                    results.Add(new EvalRow(name, splitName, Document, windowContext, windowContext, document.BitsPerByte, document.BytesScored));
                 }
                 foreach (int c in sweep)
                 {
@@ -66,6 +84,8 @@ public static class EvalCommand
                 }
             }
 
+            if (results.Count == 0)
+                throw new ArgumentException($"--method {parse.GetValue(method)}: nothing to score for a {model.Architecture} model (carried-state needs a recurrent state)");
             var result = new EvalReport(Path.GetFullPath(modelDirectory), model.Architecture, model.ParameterCount,
                 model.TrainingFlopsPerByte(windowContext) / 3, results, sweepRows);
             if (parse.GetValue(report) is { } reportDirectory) result.WriteTo(reportDirectory);
@@ -86,18 +106,43 @@ public static class EvalCommand
         return command;
     }
 
-    /// <summary>A raw file is one document taken as is; anything else resolves to a store split, scored as one stream.</summary>
-    static (string Name, string Split, byte[] Bytes) ReadData(string source, string split, long maxBytes, string? cacheDir)
+    const string Windowed = "windowed", Carried = "carried-state", Document = "document";
+
+    /// <summary>What one --data scores: the bytes as one stream, and the documents in them (with --max-bytes, those in the first N bytes, the last one cut there).</summary>
+    sealed record EvalData(string Name, string Split, byte[] Bytes, IReadOnlyList<ReadOnlyMemory<byte>> Documents, byte StartByte);
+
+    /// <summary>A raw file is one document taken as is; anything else resolves to a store split, scored as one stream or document by document.</summary>
+    static EvalData ReadData(string source, string split, long maxBytes, string? cacheDir)
     {
         if (File.Exists(source))
         {
             using ByteSplit file = ByteSplit.FromFile(source);
-            return (Path.GetFileName(source), "file", EvalBytes.Read(file, maxBytes));
+            byte[] fileBytes = EvalBytes.Read(file, maxBytes);
+            return new EvalData(Path.GetFileName(source), "file", fileBytes, [fileBytes], DocumentStart.Newline);
         }
         using ByteStore store = DatasetResolver.Resolve(source, cacheDir);
         if (!store.SplitNames.Contains(split))
             throw new ArgumentException($"--data {source}: no split '{split}' (has {string.Join(", ", store.SplitNames)})");
-        return (Path.GetFileName(Path.TrimEndingDirectorySeparator(source)), split, EvalBytes.Read(store.Split(split), maxBytes));
+        ByteSplit data = store.Split(split);
+        byte[] bytes = EvalBytes.Read(data, maxBytes);
+        var documents = new List<ReadOnlyMemory<byte>>();
+        for (int i = 0; i < data.DocumentCount; i++)
+        {
+            (long start, long length) = data.Document(i);
+            if (start >= bytes.Length) break;
+            documents.Add(bytes.AsMemory((int)start, (int)Math.Min(length, bytes.Length - start)));
+        }
+        return new EvalData(Path.GetFileName(Path.TrimEndingDirectorySeparator(source)), split, bytes, documents, DocumentStart.For(store.Manifest.Separator));
+    }
+
+    static HashSet<string> ParseMethods(string text)
+    {
+        string[] known = [Windowed, Carried, Document];
+        var methods = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        if (methods.Remove("all")) methods.UnionWith(known);
+        if (methods.Count == 0 || methods.Any(m => !known.Contains(m)))
+            throw new ArgumentException($"--method {text}: expected a comma-separated list of {string.Join(", ", known)}, or all");
+        return methods;
     }
 
     static int[] ParseContexts(string? text)

@@ -21,9 +21,10 @@ public static class TrainCommand
         var command = new Command("train", "Train a byte-level model (Mamba, Transformer or MegaByte) with checkpoints, evaluation and exact resume") { config, resume };
         var defaults = TrainOptionsLoader.ToJsonObject(new TrainOptions());
         var options = new List<(string Name, Option<string> Option)>();
-        foreach ((string name, Type _, string description, _) in TrainOptionsLoader.Describe())
+        foreach ((string name, Type type, string description, _) in TrainOptionsLoader.Describe())
         {
             var option = new Option<string>("--" + name) { Description = $"{description} [default: {Display(defaults[name])}]" };
+            if (type == typeof(bool)) option.Arity = ArgumentArity.ZeroOrOne;   // --carry-state alone means true
             options.Add((name, option));
             command.Options.Add(option);
         }
@@ -35,6 +36,7 @@ public static class TrainCommand
             var given = new Dictionary<string, string>();
             foreach ((string name, Option<string> option) in options)
                 if (parse.GetValue(option) is { } value) given[name] = value;
+                else if (parse.GetResult(option) is { Implicit: false, Tokens.Count: 0 }) given[name] = "true";
 
             string? resumeFrom = parse.GetValue(resume);
             string? configPath = parse.GetValue(config);

@@ -21,8 +21,10 @@ public sealed record TrainOptions
     [Description("cpu, cuda, cuda:N or auto")] public string Device { get; init; } = "auto";
     [Description("float32, bfloat16 (mixed precision: bf16 matrix products, fp32 master weights, optimizer, A_log, D, dt bias, norms and residual), or auto (bfloat16 where its matmul measures faster)")] public string Dtype { get; init; } = "float32";
     [Description("bytes per training window")] public int Context { get; init; } = 256;
-    [Description("windows per micro-batch")] public int BatchSize { get; init; } = 8;
+    [Description("windows per micro-batch (with --carry-state: lanes, each reading its own document stream)")] public int BatchSize { get; init; } = 8;
     [Description("micro-batches per optimizer step")] public int GradAccum { get; init; } = 1;
+    [Description("Mamba: each lane reads its documents window after window with the conv and SSM state carried across windows, reset to zero at every document start")] public bool CarryState { get; init; }
+    [Description("with --carry-state: windows a gradient flows back through before the carried state is detached (one micro-batch holds them)")] public int BpttWindows { get; init; } = 1;
     [Description("peak learning rate")] public double Lr { get; init; } = 2e-3;
     [Description("final learning rate as a fraction of the peak (cosine decay floor)")] public double MinLrRatio { get; init; } = 0.1;
     [Description("linear warmup steps")] public int WarmupSteps { get; init; } = 20;
@@ -43,7 +45,10 @@ public sealed record TrainOptions
     [Description("cache folder for prepared shipped datasets (default: beside the dataset)")] public string CacheDir { get; init; } = "";
     [Description("write TensorBoard event files to <out>/tensorboard")] public bool Tensorboard { get; init; } = true;
 
-    [JsonIgnore] public long BytesPerStep => (long)Context * BatchSize * GradAccum;
+    /// <summary>Bytes of one micro-batch row: a window, or with --carry-state the --bptt-windows windows trained as one graph.</summary>
+    [JsonIgnore] public int RowLength => CarryState ? Context * BpttWindows : Context;
+
+    [JsonIgnore] public long BytesPerStep => (long)RowLength * BatchSize * GradAccum;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
@@ -57,6 +62,10 @@ public sealed record TrainOptions
         Check(Context >= 1, $"--context {Context}: expected >= 1");
         Check(BatchSize >= 1, $"--batch-size {BatchSize}: expected >= 1");
         Check(GradAccum >= 1, $"--grad-accum {GradAccum}: expected >= 1");
+        Check(!CarryState || Arch == "mamba", $"--carry-state: --arch {Arch} has no recurrent state to carry across windows (only mamba)");
+        Check(BpttWindows >= 1, $"--bptt-windows {BpttWindows}: expected >= 1");
+        Check(BpttWindows == 1 || CarryState, $"--bptt-windows {BpttWindows}: needs --carry-state");
+        Check((long)Context * BpttWindows <= 1 << 24, $"--bptt-windows {BpttWindows} × --context {Context}: at most {1 << 24} bytes per lane");
         Check(Lr > 0 && double.IsFinite(Lr), $"--lr {Lr}: expected a positive number");
         Check(MinLrRatio is >= 0 and <= 1, $"--min-lr-ratio {MinLrRatio}: expected 0 to 1");
         Check(WarmupSteps >= 0, $"--warmup-steps {WarmupSteps}: expected >= 0");

@@ -22,6 +22,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
     const string MetricsFile = "metrics.csv";
 
     readonly CheckpointStore store = new(options.Out);
+    CarriedState? carried;
 
     /// <summary>Called after every optimizer step with the step number (1-based); tests use it to cancel mid-run.</summary>
     public Action<long>? StepCompleted { get; init; }
@@ -66,6 +67,9 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             shadow = new BFloat16Shadow(model, working);
         }
         CheckDiskSpace(model);
+        // --carry-state: the lanes' recurrent state lives across steps and is part of a checkpoint.
+        carried = options.CarryState ? new CarriedState(shadow?.Working ?? model, options.BatchSize) : null;
+        if (carried is not null && resumeCheckpoint is not null) carried.Load(resumeCheckpoint);
 
         using AdamW optimizer = OptimizerSetup.Create(model, options);
         if (resumeCheckpoint is not null) optimizer.load_state_dict(Path.Combine(resumeCheckpoint, OptimizerFile));
@@ -168,7 +172,9 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
                         TrainingBatch batch = batches.Next();
                         Tensor input = BytesToTensor(batch.Inputs, batch.Rows, batch.Length, device);    // (b, l)
                         Tensor target = BytesToTensor(batch.Targets, batch.Rows, batch.Length, device);  // (b, l)
-                        Tensor loss = forwardModel.Loss(input, target);
+                        Tensor loss = carried is null
+                            ? forwardModel.Loss(input, target)
+                            : carried.Loss(forwardModel, input, target, batch.ResetBefore);
                         (loss / options.GradAccum).backward();
                         stepLoss.add_(loss.detach().to(float32) / options.GradAccum);
                     }
@@ -241,6 +247,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         {
             model.Dispose();
             shadow?.Working.Dispose();
+            carried?.Dispose();
         }
     }
 
@@ -304,6 +311,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         optimizer.save_state_dict(Path.Combine(dir, OptimizerFile));
         File.WriteAllText(Path.Combine(dir, CheckpointStore.StateFile), JsonSerializer.Serialize(state, TrainOptionsLoader.Json));
         if (File.Exists(metricsPath)) File.Copy(metricsPath, Path.Combine(dir, MetricsFile));
+        carried?.Save(dir);
     }
 
     public static TrainerState ReadState(string checkpoint)

@@ -20,7 +20,7 @@ public sealed class TrainingData : IDisposable
         CreateModel: ModelBuilder.FromOptions,
         SaveModel: ModelCheckpoint.Save,
         LoadModel: ModelCheckpoint.Load,
-        OpenBatches: (options, state) => new SamplerBatches(store.Split(options.TrainSplit), options, state),
+        OpenBatches: (options, state) => new SamplerBatches(store.Split(options.TrainSplit), options, state, DocumentStart.For(store.Manifest.Separator)),
         EvalDocuments: options => store.SplitNames.Contains(options.EvalSplit)
             ? [EvalBytes.Read(store.Split(options.EvalSplit), options.EvalBytes)]
             : null);
