@@ -33,6 +33,21 @@ public sealed unsafe class FusedMambaDecoder
 
     public WeightFormat Weights { get; }
 
+    /// <summary>
+    /// Multiply-adds (rows × columns × batch) from which a matrix product is split over the cores (and the scan
+    /// from a quarter of it). See <see cref="GemvKernel{T}.ParallelThreshold"/> for the measurement behind the default.
+    /// </summary>
+    public static long ParallelThreshold
+    {
+        get => GemvKernel<float>.ParallelThreshold;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            GemvKernel<float>.ParallelThreshold = value;
+            GemvKernel<double>.ParallelThreshold = value;
+        }
+    }
+
     /// <summary>Why the fused step cannot run this model, or null when it can.</summary>
     public static string? Unsupported(MambaLMHeadModel model)
     {

@@ -172,4 +172,40 @@ public sealed class FusedStepTests
             Assert.True((wide.to(float32) - expected).abs().max().item<float>() < 1e-5f);
         }
     }
+
+    [Theory]
+    [InlineData(WeightFormat.Int8, true)]
+    [InlineData(WeightFormat.Int8, false)]
+    [InlineData(WeightFormat.Bf16, true)]
+    public void Compact_weights_step_equals_the_reference_step_over_the_rounded_weights(WeightFormat format, bool tied)
+    {
+        SingleThreadedTorch.Ensure();
+        using var model = new MambaLMHeadModel(EvenConfig(tied), seed: 12);
+        float[] before;
+        using (no_grad()) before = model.state_dict()["backbone.layers.1.mixer.in_proj.weight"].data<float>().ToArray();
+        model.UseWeights(format);
+        Assert.Equal(format, model.Weights);
+        float[] after = model.state_dict()["backbone.layers.1.mixer.in_proj.weight"].data<float>().ToArray();
+        int cols = EvenConfig(tied).DModel;
+        for (int r = 0; r < after.Length / cols; r++)
+        {
+            float max = 0;
+            for (int j = 0; j < cols; j++) max = Math.Max(max, Math.Abs(before[r * cols + j]));
+            for (int j = 0; j < cols; j++)
+            {
+                float w = after[r * cols + j];
+                if (format == WeightFormat.Bf16) Assert.Equal(0u, BitConverter.SingleToUInt32Bits(w) & 0xFFFF);
+                else
+                {
+                    double steps = w / (max / 127.0);
+                    Assert.True(Math.Abs(steps - Math.Round(steps)) < 1e-3, $"row {r}: {w} is not a multiple of the row scale");
+                }
+                Assert.True(Math.Abs(w - before[r * cols + j]) <= (format == WeightFormat.Int8 ? max / 254 * 1.0001 : Math.Abs(before[r * cols + j]) / 256));
+            }
+        }
+        var (logits, states, scale) = Drive(model, 2, 200);
+        Assert.True(scale > 1e-3);
+        Assert.True(logits < 1e-5, $"max logit difference {logits:E2}");
+        Assert.True(states < 1e-5, $"max state difference {states:E2}");
+    }
 }

@@ -9,7 +9,7 @@ namespace MambaByte.Core.Ops.Kernels;
 /// Matrix–vector products for the recurrent step: y[b, o] = Σ_j W[o, j]·x[b, j] (+ bias[o]) for a batch of input
 /// rows, W stored row-major (out, in) as torch's <c>Linear.weight</c>. The weights are read once per call whatever
 /// the batch: each block of four output rows is kept in L1 while every input row passes over it (four at a time,
-/// sixteen accumulators). Rows are split over the cores when the product is large enough to pay for the hand-off
+/// sixteen accumulators; at batch 1–3, blocks of eight rows for eight FMA chains). Rows are split over the cores when the product is large enough to pay for the hand-off
 /// (<see cref="ParallelThreshold"/>). The weight element type is a generic load (<see cref="IWeightLoad{T}"/>) so
 /// fp32/fp64, bf16 and int8 weights share one loop; int8 rows carry one scale each, applied to the finished dot.
 /// <see cref="Reference"/> is the plain definition every variant is tested against.
@@ -61,14 +61,26 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
         });
     }
 
+    // Every output is summed in one order whatever the batch, block or thread: one vector accumulator over the
+    // column chunks in turn, its lanes summed, then the scalar tail. So a sequence's logits do not depend on which
+    // other sequences share its batch (batched generation equals generating each sequence alone, bit for bit).
     static void Rows<TLoad>(in GemvMatrix w, T* x, long xStride, int batch, T* y, long yStride, int first, int end) where TLoad : IWeightLoad<T>
     {
         int o = first;
-        for (; o + 4 <= end; o += 4)
+        if (batch >= 4)
         {
-            int b = 0;
-            for (; b + 4 <= batch; b += 4) Block4x4<TLoad>(w, o, x + b * xStride, xStride, y + b * yStride, yStride);
-            for (; b < batch; b++) Block4x1<TLoad>(w, o, x + b * xStride, y + b * yStride);
+            for (; o + 4 <= end; o += 4)
+            {
+                int b = 0;
+                for (; b + 4 <= batch; b += 4) Block4x4<TLoad>(w, o, x + b * xStride, xStride, y + b * yStride, yStride);
+                for (; b < batch; b++)
+                    for (int r = 0; r < 4; r++) y[b * yStride + o + r] = Finish(w, o + r, Dot<TLoad>(w, o + r, x + b * xStride));
+            }
+        }
+        else
+        {
+            for (; o + 8 <= end; o += 8)
+                for (int b = 0; b < batch; b++) Block8x1<TLoad>(w, o, x + b * xStride, y + b * yStride);
         }
         for (; o < end; o++)
             for (int b = 0; b < batch; b++) y[b * yStride + o] = Finish(w, o, Dot<TLoad>(w, o, x + b * xStride));
@@ -85,35 +97,18 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     static T Dot<TLoad>(in GemvMatrix w, int o, T* x) where TLoad : IWeightLoad<T>
     {
         int n = w.Cols, j = 0;
-        Vector256<T> acc0 = Vector256<T>.Zero, acc1 = Vector256<T>.Zero;
-        for (; j + 2 * Width <= n; j += 2 * Width)
-        {
-            acc0 = VectorOps.Fma(TLoad.Load(w, o, j), Vector256.Load(x + j), acc0);
-            acc1 = VectorOps.Fma(TLoad.Load(w, o, j + Width), Vector256.Load(x + j + Width), acc1);
-        }
-        for (; j + Width <= n; j += Width) acc0 = VectorOps.Fma(TLoad.Load(w, o, j), Vector256.Load(x + j), acc0);
-        T sum = Vector256.Sum(acc0 + acc1);
+        Vector256<T> acc = Vector256<T>.Zero;
+        for (; j + Width <= n; j += Width) acc = VectorOps.Fma(TLoad.Load(w, o, j), Vector256.Load(x + j), acc);
+        T sum = Vector256.Sum(acc);
         for (; j < n; j++) sum += TLoad.LoadScalar(w, o, j) * x[j];
         return sum;
     }
 
-    static void Block4x1<TLoad>(in GemvMatrix w, int o, T* x, T* y) where TLoad : IWeightLoad<T>
+    /// <summary>Eight rows against one input: eight independent FMA chains keep the FMA units busy at batch 1.</summary>
+    static void Block8x1<TLoad>(in GemvMatrix w, int o, T* x, T* y) where TLoad : IWeightLoad<T>
     {
         int n = w.Cols, j = 0;
-        Vector256<T> a0 = Vector256<T>.Zero, a1 = Vector256<T>.Zero, a2 = Vector256<T>.Zero, a3 = Vector256<T>.Zero;
-        Vector256<T> c0 = Vector256<T>.Zero, c1 = Vector256<T>.Zero, c2 = Vector256<T>.Zero, c3 = Vector256<T>.Zero;
-        for (; j + 2 * Width <= n; j += 2 * Width)
-        {
-            Vector256<T> xv = Vector256.Load(x + j), xw = Vector256.Load(x + j + Width);
-            a0 = VectorOps.Fma(TLoad.Load(w, o, j), xv, a0);
-            a1 = VectorOps.Fma(TLoad.Load(w, o + 1, j), xv, a1);
-            a2 = VectorOps.Fma(TLoad.Load(w, o + 2, j), xv, a2);
-            a3 = VectorOps.Fma(TLoad.Load(w, o + 3, j), xv, a3);
-            c0 = VectorOps.Fma(TLoad.Load(w, o, j + Width), xw, c0);
-            c1 = VectorOps.Fma(TLoad.Load(w, o + 1, j + Width), xw, c1);
-            c2 = VectorOps.Fma(TLoad.Load(w, o + 2, j + Width), xw, c2);
-            c3 = VectorOps.Fma(TLoad.Load(w, o + 3, j + Width), xw, c3);
-        }
+        Vector256<T> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         for (; j + Width <= n; j += Width)
         {
             Vector256<T> xv = Vector256.Load(x + j);
@@ -121,20 +116,20 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
             a1 = VectorOps.Fma(TLoad.Load(w, o + 1, j), xv, a1);
             a2 = VectorOps.Fma(TLoad.Load(w, o + 2, j), xv, a2);
             a3 = VectorOps.Fma(TLoad.Load(w, o + 3, j), xv, a3);
+            a4 = VectorOps.Fma(TLoad.Load(w, o + 4, j), xv, a4);
+            a5 = VectorOps.Fma(TLoad.Load(w, o + 5, j), xv, a5);
+            a6 = VectorOps.Fma(TLoad.Load(w, o + 6, j), xv, a6);
+            a7 = VectorOps.Fma(TLoad.Load(w, o + 7, j), xv, a7);
         }
-        T s0 = Vector256.Sum(a0 + c0), s1 = Vector256.Sum(a1 + c1), s2 = Vector256.Sum(a2 + c2), s3 = Vector256.Sum(a3 + c3);
+        Span<T> s = stackalloc T[8];
+        s[0] = Vector256.Sum(a0); s[1] = Vector256.Sum(a1); s[2] = Vector256.Sum(a2); s[3] = Vector256.Sum(a3);
+        s[4] = Vector256.Sum(a4); s[5] = Vector256.Sum(a5); s[6] = Vector256.Sum(a6); s[7] = Vector256.Sum(a7);
         for (; j < n; j++)
         {
             T xj = x[j];
-            s0 += TLoad.LoadScalar(w, o, j) * xj;
-            s1 += TLoad.LoadScalar(w, o + 1, j) * xj;
-            s2 += TLoad.LoadScalar(w, o + 2, j) * xj;
-            s3 += TLoad.LoadScalar(w, o + 3, j) * xj;
+            for (int r = 0; r < 8; r++) s[r] += TLoad.LoadScalar(w, o + r, j) * xj;
         }
-        y[o] = Finish(w, o, s0);
-        y[o + 1] = Finish(w, o + 1, s1);
-        y[o + 2] = Finish(w, o + 2, s2);
-        y[o + 3] = Finish(w, o + 3, s3);
+        for (int r = 0; r < 8; r++) y[o + r] = Finish(w, o + r, s[r]);
     }
 
     static void Block4x4<TLoad>(in GemvMatrix w, int o, T* x, long xStride, T* y, long yStride) where TLoad : IWeightLoad<T>
@@ -167,11 +162,14 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
         s[8] = Vector256.Sum(a20); s[9] = Vector256.Sum(a21); s[10] = Vector256.Sum(a22); s[11] = Vector256.Sum(a23);
         s[12] = Vector256.Sum(a30); s[13] = Vector256.Sum(a31); s[14] = Vector256.Sum(a32); s[15] = Vector256.Sum(a33);
         for (; j < n; j++)
+        {
+            T v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
             for (int r = 0; r < 4; r++)
             {
                 T wj = TLoad.LoadScalar(w, o + r, j);
-                s[4 * r] += wj * x0[j]; s[4 * r + 1] += wj * x1[j]; s[4 * r + 2] += wj * x2[j]; s[4 * r + 3] += wj * x3[j];
+                s[4 * r] += wj * v0; s[4 * r + 1] += wj * v1; s[4 * r + 2] += wj * v2; s[4 * r + 3] += wj * v3;
             }
+        }
         for (int r = 0; r < 4; r++)
             for (int b = 0; b < 4; b++) y[b * yStride + o + r] = Finish(w, o + r, s[4 * r + b]);
     }
