@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Evaluation;
+using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Data;
@@ -32,16 +33,19 @@ public static class EvalCommand
         var json = new Option<bool>("--json") { Description = "print the result as JSON" };
         var report = new Option<string?>("--report") { Description = "write report.md, report.json and report.csv into this directory" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "cache folder for prepared shipped datasets" };
+        var weights = new Option<string>("--weights") { Description = WeightsOption.Help + "; scores the model with its matrices rounded to that format", DefaultValueFactory = _ => "fp32" };
         var command = new Command("eval", "Bits-per-byte of a checkpoint on files, stores or datasets (every byte scored once)")
         {
-            checkpoint, data, split, context, stride, contexts, batch, maxBytes, device, json, report, cacheDir,
+            checkpoint, data, split, context, stride, contexts, batch, maxBytes, device, json, report, cacheDir, weights,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             TextWriter output = parse.InvocationConfiguration.Output;
+            WeightFormat format = WeightsOption.Parse(parse.GetValue(weights)!);
             TorchRuntime.EnsureLoaded();
             string modelDirectory = ModelLocator.ModelDirectory(parse.GetValue(checkpoint)!);
             using ByteLanguageModel model = ModelCheckpoint.Load(modelDirectory, DeviceOption.Parse(parse.GetValue(device)!));
+            WeightsOption.Apply(model, format);
             int windowContext = parse.GetValue(context) ?? ModelLocator.TrainedContext(modelDirectory) ?? 1024;
             int windowStride = parse.GetValue(stride) ?? windowContext;
             int[] sweep = ParseContexts(parse.GetValue(contexts));
@@ -74,7 +78,8 @@ public static class EvalCommand
                 output.WriteLine(result.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return Task.FromResult(0);
             }
-            output.WriteLine($"model    {result.Architecture}, {result.Parameters:N0} parameters, {result.FlopsPerByte:G4} FLOPs/byte ({modelDirectory})");
+            string weightNote = format == WeightFormat.Fp32 ? "" : $", {WeightsOption.Name(format)} weights";
+            output.WriteLine($"model    {result.Architecture}, {result.Parameters:N0} parameters, {result.FlopsPerByte:G4} FLOPs/byte{weightNote} ({modelDirectory})");
             foreach (EvalRow r in results)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{r.Data}:{r.Split,-10} {r.Method,-14} context {r.Context,6} stride {r.Stride,6}   {r.BitsPerByte:F4} bits/byte over {r.BytesScored:N0} bytes"));
