@@ -142,7 +142,7 @@ public sealed unsafe class FusedMambaDecoder
         readonly List<object> keepAlive = [];  // tensors and pinned arrays the addresses point into
 
         int capacity;
-        T* residual, hidden, normed, xz, xc, xDbl, y, a, logits;
+        T* residual, hidden, normed, xz, xc, xDbl, y, dt, a, logits;
         T[]? arena;
 
         MambaInferenceState? lastState;
@@ -271,16 +271,18 @@ public sealed unsafe class FusedMambaDecoder
             LayerWeights lw = w;
             nint ssmAddress = (nint)ssm;
             int parts = tasks * batch;
+            // Split points at multiples of 8 channels, so each channel takes the same vector or scalar path as in one piece.
+            int Split(int t) => t == tasks ? dInner : dInner * t / tasks / 8 * 8;
             Parallel.For(0, parts, part =>
             {
                 int b = part / tasks, t = part % tasks;
-                StepKernel<T>.Scan(ScanArgs(lw, (T*)ssmAddress, b), dInner * t / tasks, dInner * (t + 1) / tasks);
+                StepKernel<T>.Scan(ScanArgs(lw, (T*)ssmAddress, b), Split(t), Split(t + 1));
             });
         }
 
         StepKernel<T>.ScanStep ScanArgs(in LayerWeights w, T* ssm, int b) => new(
             xDbl + (long)b * xDblWidth, xc + (long)b * dInner, xz + (long)b * 2 * dInner + dInner, ssm + (long)b * dInner * dState,
-            a, w.DtWeight, w.DtBias, w.D, y + (long)b * dInner, dtRank, dState);
+            a, w.DtWeight, w.DtBias, w.D, y + (long)b * dInner, dt + (long)b * dInner, dtRank, dState);
 
         void EmbeddingRow(byte id, T* row) =>
             new ReadOnlySpan<T>(embedding + (long)id * dModel, dModel).CopyTo(new Span<T>(row, dModel));
@@ -317,7 +319,7 @@ public sealed unsafe class FusedMambaDecoder
         void EnsureCapacity(int batch)
         {
             if (batch <= capacity) return;
-            long perRow = 3L * dModel + 2 * dInner + dInner + xDblWidth + dInner + Vocabulary;
+            long perRow = 3L * dModel + 2 * dInner + dInner + xDblWidth + 2 * dInner + Vocabulary;
             long total = perRow * batch + (long)dInner * dState;
             long[] sizes = [dModel, dModel, dModel, 2L * dInner, dInner, xDblWidth, dInner];
             int align = 64 / sizeof(T);
@@ -338,6 +340,7 @@ public sealed unsafe class FusedMambaDecoder
                 xc = Take(sizes[4] * batch);
                 xDbl = Take(sizes[5] * batch);
                 y = Take(sizes[6] * batch);
+                dt = Take((long)dInner * batch);
                 a = Take((long)dInner * dState);
                 logits = Take((long)Vocabulary * batch);
             }

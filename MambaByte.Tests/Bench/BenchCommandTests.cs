@@ -64,9 +64,19 @@ public sealed class BenchCommandTests
         foreach (JsonElement g in generation)
             Assert.Equal(1000 / g.GetProperty("MsPerByte").GetProperty("Median").GetDouble(), g.GetProperty("BytesPerSecond").GetDouble(), 6);
 
-        // Ten targets: four model targets and two per scan length, each verdict consistent with its figure.
+        // Mamba decoding: per shape every batch (fused fp32), int8 and reference at batch 1; one prefill row.
+        JsonElement[] decoding = root.GetProperty("Decoding").EnumerateArray().ToArray();
+        Assert.Equal(plan.DecodingShapes.Length * (plan.DecodingBatches.Length + 2) + 1, decoding.Length);
+        foreach (JsonElement d in decoding)
+        {
+            double perStep = d.GetProperty("Ms").GetProperty("Median").GetDouble();
+            double units = d.GetProperty("Step").GetString() == "prefill" ? d.GetProperty("RoundBytes").GetInt32() : d.GetProperty("Batch").GetInt32();
+            Assert.Equal(units * 1000 / perStep, d.GetProperty("BytesPerSecond").GetDouble(), 6);
+        }
+
+        // Fifteen targets: four model targets, two per scan length and five decoding targets, each verdict consistent with its figure.
         JsonElement[] targets = root.GetProperty("Targets").EnumerateArray().ToArray();
-        Assert.Equal(4 + 2 * plan.ScanLengths.Length, targets.Length);
+        Assert.Equal(4 + 2 * plan.ScanLengths.Length + 5, targets.Length);
         foreach (JsonElement t in targets)
         {
             double measured = t.GetProperty("Measured").GetDouble(), threshold = t.GetProperty("Threshold").GetDouble();
@@ -75,7 +85,7 @@ public sealed class BenchCommandTests
         }
 
         string text = output.ToString();
-        foreach (string title in new[] { "fp32 matmul", "Selective scan", "Models", "Training", "Generation", "Targets" })
+        foreach (string title in new[] { "fp32 matmul", "Selective scan", "Models", "Training", "Generation", "Mamba decoding", "Targets" })
             Assert.Contains(title, text);
         Assert.Matches(@"targets: \d+ PASS, \d+ MISS", text);
     }

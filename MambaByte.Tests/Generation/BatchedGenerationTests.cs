@@ -58,6 +58,36 @@ public sealed class BatchedGenerationTests
     }
 
     [Fact]
+    public void Splitting_the_products_and_the_scan_over_cores_changes_no_bit()
+    {
+        SingleThreadedTorch.Ensure();
+        using var model = new MambaLMHeadModel(Config with { DModel = 36, DState = 5 }, seed: 6);
+        using var serial = model.NewState(5);
+        using var split = model.NewState(5);
+        var a = new float[5 * 256];
+        var b = new float[5 * 256];
+        var random = new Random(3);
+        long saved = FusedMambaDecoder.ParallelThreshold;
+        try
+        {
+            for (int t = 0; t < 40; t++)
+            {
+                var bytes = new byte[5];
+                random.NextBytes(bytes);
+                FusedMambaDecoder.ParallelThreshold = long.MaxValue;
+                model.StepInto(bytes, serial, a);
+                FusedMambaDecoder.ParallelThreshold = 0;                                       // every product and scan split over the cores
+                model.StepInto(bytes, split, b);
+                Assert.Equal(a, b);
+            }
+        }
+        finally
+        {
+            FusedMambaDecoder.ParallelThreshold = saved;
+        }
+    }
+
+    [Fact]
     public void Generate_command_prints_every_prompt_and_sample_with_its_seed()
     {
         SingleThreadedTorch.Ensure();

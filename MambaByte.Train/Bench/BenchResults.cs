@@ -8,4 +8,5 @@ public sealed record BenchResults(
     IReadOnlyList<ModelRow> Models,
     IReadOnlyList<TrainingRow> Training,
     IReadOnlyList<GenerationRow> Generation,
-    IReadOnlyList<TargetCheck> Targets);
+    IReadOnlyList<TargetCheck> Targets,
+    IReadOnlyList<DecodingRow> Decoding);

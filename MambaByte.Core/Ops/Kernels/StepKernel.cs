@@ -42,7 +42,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
 
     /// <summary>
     /// Per channel c: roll the conv window (d_inner, k) left by one and append x[c], then
-    /// xc[c] = silu(Σ_i window[c, i]·w[c, i] + bias[c]).
+    /// xc[c] = silu(Σ_i window[c, i]·w[c, i] + bias[c]) (the SiLU in a second, vectorised pass over the channels).
     /// </summary>
     public static void ConvSilu(T* window, T* x, T* w, T* bias, T* xc, int channels, int k)
     {
@@ -59,8 +59,15 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
             s[k - 1] = x[c];
             sum += x[c] * wc[k - 1];
             if (bias != null) sum += bias[c];
-            xc[c] = sum * Sigmoid(sum);
+            xc[c] = sum;
         }
+        int j = 0;
+        for (; j + Width <= channels; j += Width)
+        {
+            Vector256<T> v = Vector256.Load(xc + j);
+            (v * Sigmoid(v)).Store(xc + j);
+        }
+        for (; j < channels; j++) xc[j] *= Sigmoid(xc[j]);
     }
 
     /// <summary>A = −exp(A_log) for (d_inner, d_state), once per step for the whole batch.</summary>
@@ -74,7 +81,9 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     /// <summary>
     /// The selective-state step for channels [first, end) of one sequence. xDbl = (Δ low-rank r, B n, C n) from
     /// x_proj; per channel: Δ = softplus(dt_w[c]·Δlow + dt_b[c]); h = exp(Δ·A[c])·h + (Δ·xc[c])·B;
-    /// y[c] = (C·h + D[c]·xc[c])·silu(z[c]). h is (d_inner, n), updated in place.
+    /// y[c] = (C·h + D[c]·xc[c])·silu(z[c]). h is (d_inner, n), updated in place. Three passes: Δ for every channel
+    /// (the softplus vectorised over channels), the state update (vectorised over n), the skip and gate
+    /// (vectorised over channels). A channel's arithmetic depends only on its index, never on the range.
     /// </summary>
     public static void Scan(in ScanStep p, int first, int end)
     {
@@ -92,8 +101,17 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
                 raw = Vector256.Sum(acc);
             }
             for (; i < r; i++) raw += wr[i] * dtLow[i];
-            T dt = Softplus(raw + p.DtBias[c]);
-            T u = p.Xc[c], dtu = dt * u;
+            p.Dt[c] = raw + p.DtBias[c];
+        }
+        // Vector lanes start at channel multiples of Width, so a channel takes the same lane path whatever the range.
+        int head = Math.Min(end, (first + Width - 1) / Width * Width), tail = Math.Max(head, end / Width * Width);
+        for (int c = first; c < head; c++) p.Dt[c] = Softplus(p.Dt[c]);
+        for (int c = head; c < tail; c += Width) Softplus(Vector256.Load(p.Dt + c)).Store(p.Dt + c);
+        for (int c = tail; c < end; c++) p.Dt[c] = Softplus(p.Dt[c]);
+
+        for (int c = first; c < end; c++)
+        {
+            T dt = p.Dt[c], dtu = dt * p.Xc[c];
             T* h = p.H + (long)c * n, a = p.A + (long)c * n;
             var vdt = Vector256.Create(dt);
             var vdtu = Vector256.Create(dtu);
@@ -112,10 +130,42 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
                 h[j] = hj;
                 y += hj * cv[j];
             }
-            y += p.D[c] * u;
-            T zc = p.Z[c];
-            p.Y[c] = y * (zc * Sigmoid(zc));
+            p.Y[c] = y;
         }
+
+        for (int c = first; c < head; c++) p.Y[c] = Gate(p.Y[c], p.D[c], p.Xc[c], p.Z[c]);
+        for (int c = head; c < tail; c += Width)
+        {
+            Vector256<T> z = Vector256.Load(p.Z + c);
+            Vector256<T> y = VectorOps.Fma(Vector256.Load(p.D + c), Vector256.Load(p.Xc + c), Vector256.Load(p.Y + c));
+            (y * (z * Sigmoid(z))).Store(p.Y + c);
+        }
+        for (int c = tail; c < end; c++) p.Y[c] = Gate(p.Y[c], p.D[c], p.Xc[c], p.Z[c]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static T Gate(T y, T d, T u, T z) => (y + d * u) * (z * Sigmoid(z));
+
+    /// <summary>The vector form of <see cref="Softplus(T)"/>: the same formula lane by lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Softplus(Vector256<T> x)
+    {
+        Vector256<T> threshold = Vector256.Create(T.CreateTruncating(20));
+        Vector256<T> e = Exp(Vector256.Min(x, threshold));
+        Vector256<T> onePlus = Vector256<T>.One + e, below = onePlus - Vector256<T>.One;
+        Vector256<T> log1p = Vector256.ConditionalSelect(Vector256.Equals(below, Vector256<T>.Zero), e, Log(onePlus) * e / below);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(x, threshold), x, log1p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Sigmoid(Vector256<T> x) => Vector256<T>.One / (Vector256<T>.One + Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Log(Vector256<T> x)
+    {
+        if (typeof(T) == typeof(float)) return SelectiveScanKernel<float>.LogFloat(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.Log(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException($"step kernel: {typeof(T).Name} is not supported");
     }
 
     /// <summary>log(1 + eˣ) as torch computes it (threshold 20), log1p made accurate by the (1+e)−1 correction.</summary>
@@ -138,9 +188,9 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     }
 
     /// <summary>Addresses for <see cref="Scan"/>: one sequence's vectors and the layer's weights.</summary>
-    public readonly struct ScanStep(T* xDbl, T* xc, T* z, T* h, T* a, T* dtWeight, T* dtBias, T* d, T* y, int rank, int states)
+    public readonly struct ScanStep(T* xDbl, T* xc, T* z, T* h, T* a, T* dtWeight, T* dtBias, T* d, T* y, T* dt, int rank, int states)
     {
-        public readonly T* XDbl = xDbl, Xc = xc, Z = z, H = h, A = a, DtWeight = dtWeight, DtBias = dtBias, D = d, Y = y;
+        public readonly T* XDbl = xDbl, Xc = xc, Z = z, H = h, A = a, DtWeight = dtWeight, DtBias = dtBias, D = d, Y = y, Dt = dt;
         public readonly int Rank = rank, States = states;
     }
 }
