@@ -32,7 +32,8 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
             for (int o = 0; o < w.Rows; o++)
             {
                 T sum = T.Zero;
-                for (int j = 0; j < w.Cols; j++) sum += TLoad.LoadScalar(w, o, j) * x[b * xStride + j];
+                nint row = TLoad.Row(w, o);
+                for (int j = 0; j < w.Cols; j++) sum += TLoad.LoadScalar(row, j) * x[b * xStride + j];
                 if (w.Scales != 0) sum *= T.CreateTruncating(((float*)w.Scales)[o]);
                 if (w.Bias != 0) sum += ((T*)w.Bias)[o];
                 y[b * yStride + o] = sum;
@@ -97,10 +98,11 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     static T Dot<TLoad>(in GemvMatrix w, int o, T* x) where TLoad : IWeightLoad<T>
     {
         int n = w.Cols, j = 0;
+        nint row = TLoad.Row(w, o);
         Vector256<T> acc = Vector256<T>.Zero;
-        for (; j + Width <= n; j += Width) acc = VectorOps.Fma(TLoad.Load(w, o, j), Vector256.Load(x + j), acc);
+        for (; j + Width <= n; j += Width) acc = VectorOps.Fma(TLoad.Load(row, j), Vector256.Load(x + j), acc);
         T sum = Vector256.Sum(acc);
-        for (; j < n; j++) sum += TLoad.LoadScalar(w, o, j) * x[j];
+        for (; j < n; j++) sum += TLoad.LoadScalar(row, j) * x[j];
         return sum;
     }
 
@@ -108,18 +110,20 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     static void Block8x1<TLoad>(in GemvMatrix w, int o, T* x, T* y) where TLoad : IWeightLoad<T>
     {
         int n = w.Cols, j = 0;
+        nint r0 = TLoad.Row(w, o), r1 = TLoad.Row(w, o + 1), r2 = TLoad.Row(w, o + 2), r3 = TLoad.Row(w, o + 3);
+        nint r4 = TLoad.Row(w, o + 4), r5 = TLoad.Row(w, o + 5), r6 = TLoad.Row(w, o + 6), r7 = TLoad.Row(w, o + 7);
         Vector256<T> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         for (; j + Width <= n; j += Width)
         {
             Vector256<T> xv = Vector256.Load(x + j);
-            a0 = VectorOps.Fma(TLoad.Load(w, o, j), xv, a0);
-            a1 = VectorOps.Fma(TLoad.Load(w, o + 1, j), xv, a1);
-            a2 = VectorOps.Fma(TLoad.Load(w, o + 2, j), xv, a2);
-            a3 = VectorOps.Fma(TLoad.Load(w, o + 3, j), xv, a3);
-            a4 = VectorOps.Fma(TLoad.Load(w, o + 4, j), xv, a4);
-            a5 = VectorOps.Fma(TLoad.Load(w, o + 5, j), xv, a5);
-            a6 = VectorOps.Fma(TLoad.Load(w, o + 6, j), xv, a6);
-            a7 = VectorOps.Fma(TLoad.Load(w, o + 7, j), xv, a7);
+            a0 = VectorOps.Fma(TLoad.Load(r0, j), xv, a0);
+            a1 = VectorOps.Fma(TLoad.Load(r1, j), xv, a1);
+            a2 = VectorOps.Fma(TLoad.Load(r2, j), xv, a2);
+            a3 = VectorOps.Fma(TLoad.Load(r3, j), xv, a3);
+            a4 = VectorOps.Fma(TLoad.Load(r4, j), xv, a4);
+            a5 = VectorOps.Fma(TLoad.Load(r5, j), xv, a5);
+            a6 = VectorOps.Fma(TLoad.Load(r6, j), xv, a6);
+            a7 = VectorOps.Fma(TLoad.Load(r7, j), xv, a7);
         }
         Span<T> s = stackalloc T[8];
         s[0] = Vector256.Sum(a0); s[1] = Vector256.Sum(a1); s[2] = Vector256.Sum(a2); s[3] = Vector256.Sum(a3);
@@ -127,7 +131,8 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
         for (; j < n; j++)
         {
             T xj = x[j];
-            for (int r = 0; r < 8; r++) s[r] += TLoad.LoadScalar(w, o + r, j) * xj;
+            s[0] += TLoad.LoadScalar(r0, j) * xj; s[1] += TLoad.LoadScalar(r1, j) * xj; s[2] += TLoad.LoadScalar(r2, j) * xj; s[3] += TLoad.LoadScalar(r3, j) * xj;
+            s[4] += TLoad.LoadScalar(r4, j) * xj; s[5] += TLoad.LoadScalar(r5, j) * xj; s[6] += TLoad.LoadScalar(r6, j) * xj; s[7] += TLoad.LoadScalar(r7, j) * xj;
         }
         for (int r = 0; r < 8; r++) y[o + r] = Finish(w, o + r, s[r]);
     }
@@ -136,6 +141,7 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     {
         int n = w.Cols, j = 0;
         T* x0 = x, x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
+        nint r0 = TLoad.Row(w, o), r1 = TLoad.Row(w, o + 1), r2 = TLoad.Row(w, o + 2), r3 = TLoad.Row(w, o + 3);
         Vector256<T> a00 = default, a01 = default, a02 = default, a03 = default;
         Vector256<T> a10 = default, a11 = default, a12 = default, a13 = default;
         Vector256<T> a20 = default, a21 = default, a22 = default, a23 = default;
@@ -143,16 +149,16 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
         for (; j + Width <= n; j += Width)
         {
             Vector256<T> v0 = Vector256.Load(x0 + j), v1 = Vector256.Load(x1 + j), v2 = Vector256.Load(x2 + j), v3 = Vector256.Load(x3 + j);
-            Vector256<T> w0 = TLoad.Load(w, o, j);
+            Vector256<T> w0 = TLoad.Load(r0, j);
             a00 = VectorOps.Fma(w0, v0, a00); a01 = VectorOps.Fma(w0, v1, a01);
             a02 = VectorOps.Fma(w0, v2, a02); a03 = VectorOps.Fma(w0, v3, a03);
-            Vector256<T> w1 = TLoad.Load(w, o + 1, j);
+            Vector256<T> w1 = TLoad.Load(r1, j);
             a10 = VectorOps.Fma(w1, v0, a10); a11 = VectorOps.Fma(w1, v1, a11);
             a12 = VectorOps.Fma(w1, v2, a12); a13 = VectorOps.Fma(w1, v3, a13);
-            Vector256<T> w2 = TLoad.Load(w, o + 2, j);
+            Vector256<T> w2 = TLoad.Load(r2, j);
             a20 = VectorOps.Fma(w2, v0, a20); a21 = VectorOps.Fma(w2, v1, a21);
             a22 = VectorOps.Fma(w2, v2, a22); a23 = VectorOps.Fma(w2, v3, a23);
-            Vector256<T> w3 = TLoad.Load(w, o + 3, j);
+            Vector256<T> w3 = TLoad.Load(r3, j);
             a30 = VectorOps.Fma(w3, v0, a30); a31 = VectorOps.Fma(w3, v1, a31);
             a32 = VectorOps.Fma(w3, v2, a32); a33 = VectorOps.Fma(w3, v3, a33);
         }
@@ -166,7 +172,7 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
             T v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
             for (int r = 0; r < 4; r++)
             {
-                T wj = TLoad.LoadScalar(w, o + r, j);
+                T wj = TLoad.LoadScalar(r == 0 ? r0 : r == 1 ? r1 : r == 2 ? r2 : r3, j);
                 s[4 * r] += wj * v0; s[4 * r + 1] += wj * v1; s[4 * r + 2] += wj * v2; s[4 * r + 3] += wj * v3;
             }
         }

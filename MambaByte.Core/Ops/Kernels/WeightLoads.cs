@@ -9,10 +9,13 @@ namespace MambaByte.Core.Ops.Kernels;
 internal readonly unsafe struct PlainLoad<T> : IWeightLoad<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Load(in GemvMatrix w, int row, int column) => Vector256.Load((T*)w.Data + ((long)row * w.Cols + column));
+    public static nint Row(in GemvMatrix w, int row) => w.Data + (nint)((long)row * w.Cols * sizeof(T));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T LoadScalar(in GemvMatrix w, int row, int column) => ((T*)w.Data)[(long)row * w.Cols + column];
+    public static Vector256<T> Load(nint row, int column) => Vector256.Load((T*)row + column);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T LoadScalar(nint row, int column) => ((T*)row)[column];
 }
 
 /// <summary>
@@ -22,9 +25,12 @@ internal readonly unsafe struct PlainLoad<T> : IWeightLoad<T> where T : unmanage
 internal readonly unsafe struct BFloat16Load : IWeightLoad<float>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load(in GemvMatrix w, int row, int column)
+    public static nint Row(in GemvMatrix w, int row) => w.Data + (nint)((long)row * w.Cols * sizeof(ushort));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(nint row, int column)
     {
-        ushort* p = (ushort*)w.Data + ((long)row * w.Cols + column);
+        ushort* p = (ushort*)row + column;
         Vector256<int> bits = Avx2.IsSupported
             ? Avx2.ConvertToVector256Int32(p)
             : Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<ushort>.Zero)).AsInt32();
@@ -32,8 +38,7 @@ internal readonly unsafe struct BFloat16Load : IWeightLoad<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LoadScalar(in GemvMatrix w, int row, int column) =>
-        BitConverter.Int32BitsToSingle(((ushort*)w.Data)[(long)row * w.Cols + column] << 16);
+    public static float LoadScalar(nint row, int column) => BitConverter.Int32BitsToSingle(((ushort*)row)[column] << 16);
 }
 
 /// <summary>
@@ -43,14 +48,17 @@ internal readonly unsafe struct BFloat16Load : IWeightLoad<float>
 internal readonly unsafe struct Int8Load : IWeightLoad<float>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load(in GemvMatrix w, int row, int column)
+    public static nint Row(in GemvMatrix w, int row) => w.Data + (nint)((long)row * w.Cols);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(nint row, int column)
     {
-        sbyte* p = (sbyte*)w.Data + ((long)row * w.Cols + column);
+        sbyte* p = (sbyte*)row + column;
         if (Avx2.IsSupported) return Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p));
         Vector128<short> shorts = Vector128.WidenLower(Vector128.CreateScalar(*(long*)p).AsSByte());
         return Vector256.ConvertToSingle(Vector256.Create(Vector128.WidenLower(shorts), Vector128.WidenUpper(shorts)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LoadScalar(in GemvMatrix w, int row, int column) => ((sbyte*)w.Data)[(long)row * w.Cols + column];
+    public static float LoadScalar(nint row, int column) => ((sbyte*)row)[column];
 }
