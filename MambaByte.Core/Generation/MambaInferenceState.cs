@@ -41,6 +41,19 @@ public sealed class MambaInferenceState : IInferenceState
         }
     }
 
+    /// <summary>Makes this state equal to <paramref name="source"/> (same model and batch): values and position.</summary>
+    public void CopyFrom(MambaInferenceState source)
+    {
+        if (source.BatchSize != BatchSize || source.layers.Length != layers.Length) throw new ArgumentException("CopyFrom takes a state of the same model and batch");
+        using var noGrad = no_grad();
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i].ConvState.copy_(source.layers[i].ConvState);
+            layers[i].SsmState.copy_(source.layers[i].SsmState);
+        }
+        Position = source.Position;
+    }
+
     /// <summary>Records that <paramref name="bytes"/> more bytes were consumed.</summary>
     public void Advance(long bytes) => Position += bytes;
 

@@ -30,10 +30,12 @@ public static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "sampling seed: same seed, same output", DefaultValueFactory = _ => 0UL };
         var weights = new Option<string>("--weights") { Description = WeightsOption.Help, DefaultValueFactory = _ => "fp32" };
         var step = new Option<string>("--step") { Description = "Mamba's step: auto (fused on the CPU for float32/float64 RMSNorm models), fused, or reference (tensor ops)", DefaultValueFactory = _ => "auto" };
+        var draftOption = new Option<string?>("--draft") { Description = "speculative decoding: a smaller Mamba checkpoint proposes bytes the model accepts by the Leviathan et al. rule (output distributed exactly as the model's own)" };
+        var draftBytes = new Option<int>("--draft-bytes") { Description = "bytes the draft proposes per round (with --draft)", DefaultValueFactory = _ => 4 };
         var device = new Option<string>("--device") { Description = DeviceOption.Help, DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate text from a checkpoint, streamed as it is sampled")
         {
-            checkpoint, prompt, promptFile, promptsFile, numSamples, maxBytes, temperature, topK, topP, seed, weights, step, device,
+            checkpoint, prompt, promptFile, promptsFile, numSamples, maxBytes, temperature, topK, topP, seed, weights, step, draftOption, draftBytes, device,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -57,7 +59,31 @@ public static class GenerateCommand
             byte[][] sequences = [.. prompts.SelectMany(p => Enumerable.Repeat(p, samples))];
             int maxNew = parse.GetValue(maxBytes);
             IReadOnlyList<GenerationResult> results;
-            if (sequences.Length == 1)
+            string? draftPath = parse.GetValue(draftOption);
+            if (draftPath is not null)
+            {
+                if (sequences.Length != 1) throw new ArgumentException("--draft generates one sequence: give one prompt and --num-samples 1");
+                if (model is not MambaLMHeadModel targetModel) throw new ArgumentException($"--draft needs a Mamba model; this checkpoint is {model.Architecture}");
+                using ByteLanguageModel draftLoaded = ModelCheckpoint.Load(ModelLocator.ModelDirectory(draftPath), DeviceOption.Parse(parse.GetValue(device)!));
+                if (draftLoaded is not MambaLMHeadModel draftModel) throw new ArgumentException($"--draft {draftPath}: the draft must be a Mamba model; it is {draftLoaded.Architecture}");
+                draftModel.StepKind = stepKind;
+                WeightsOption.Apply(draftModel, format);
+                var stream = new Utf8StreamWriter(output);
+                stream.Write(sequences[0]);
+                var (result, decoder) = SpeculativeDecoder.Generate(targetModel, draftModel, parse.GetValue(draftBytes), sequences[0], maxNew, sampling, b =>
+                {
+                    stream.Write(b);
+                    output.Flush();
+                }, cancellationToken);
+                using (decoder)
+                {
+                    stream.Flush();
+                    output.WriteLine();
+                    error.WriteLine($"speculative: {decoder.Rounds:N0} rounds, draft proposed {decoder.Proposed:N0} bytes, accepted {decoder.Accepted:N0} ({(decoder.Proposed > 0 ? (double)decoder.Accepted / decoder.Proposed : 0):P1}), {parse.GetValue(draftBytes)} per round");
+                }
+                results = [result];
+            }
+            else if (sequences.Length == 1)
             {
                 var stream = new Utf8StreamWriter(output);
                 stream.Write(sequences[0]);
