@@ -27,8 +27,14 @@ public sealed unsafe class GemvKernelTests
     [InlineData(37, 45, 3)]
     [InlineData(37, 45, 4)]
     [InlineData(16, 64, 7)]
-    [InlineData(1030, 520, 1)]   // 535,600 multiply-adds: above the default split threshold, so the rows run on all cores
+    [InlineData(1030, 520, 1)]
     public void Fp32_product_equals_the_plain_definition(int rows, int cols, int batch)
+    {
+        foreach (long threshold in new[] { long.MaxValue, 0L })                               // one piece, then rows split over the cores
+            Fp32Product(rows, cols, batch, threshold);
+    }
+
+    static void Fp32Product(int rows, int cols, int batch, long threshold)
     {
         float[] w = Random(rows * cols, 1), x = Random(batch * cols, 2), bias = Random(rows, 3);
         float[] expected = new float[batch * rows], actual = new float[batch * rows];
@@ -36,7 +42,16 @@ public sealed unsafe class GemvKernelTests
         {
             var m = new GemvMatrix((nint)pw, rows, cols, 0, (nint)pb);
             GemvKernel<float>.Reference<PlainLoad<float>>(m, px, cols, batch, pe, rows);
-            GemvKernel<float>.Run<PlainLoad<float>>(m, px, cols, batch, pa, rows);
+            long saved = GemvKernel<float>.ParallelThreshold;
+            try
+            {
+                GemvKernel<float>.ParallelThreshold = threshold;
+                GemvKernel<float>.Run<PlainLoad<float>>(m, px, cols, batch, pa, rows);
+            }
+            finally
+            {
+                GemvKernel<float>.ParallelThreshold = saved;
+            }
         }
         Assert.True(MaxRelative(expected, actual) < 1e-5, $"max relative difference {MaxRelative(expected, actual):E2}");
     }

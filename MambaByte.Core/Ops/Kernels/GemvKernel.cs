@@ -19,11 +19,14 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     static readonly int Width = Vector256<T>.Count;
 
     /// <summary>
-    /// Multiply-adds (rows × columns × batch) from which the rows are split over the cores. Measured on 2 cores
-    /// (AMD EPYC, Zen 4): a d_model 256 in_proj (1024 × 256 = 262K) ran no faster split, d_model 768 (3072 × 768)
-    /// about 1.7× faster; hand-off costs a few microseconds, so the split starts near half a million.
+    /// Multiply-adds (rows × columns × batch) from which the rows are split over the cores. Measured on the shared
+    /// 2-core development machine (AMD EPYC, other sessions running, load average about 5), splitting alternated with
+    /// not splitting in the same minutes: d_model 768 × 24 at batch 1 (in_proj 2.4M) 30 and 28 bytes/s split against
+    /// 31 and 31 unsplit; d_model 256 × 4 at batch 16 (in_proj 4.2M) 3,436 and 3,944 against 6,844 and 4,356. The other
+    /// core was never free enough to pay for the hand-off, so the default splits only products above 16.7M
+    /// (e.g. MambaByte-972M's in_proj at batch ≥ 2); set it lower on a machine with idle cores.
     /// </summary>
-    public static long ParallelThreshold { get; set; } = 1L << 19;
+    public static long ParallelThreshold { get; set; } = 1L << 24;
 
     /// <summary>The definition: one output at a time, a plain loop in T.</summary>
     public static void Reference<TLoad>(in GemvMatrix w, T* x, long xStride, int batch, T* y, long yStride) where TLoad : IWeightLoad<T>
