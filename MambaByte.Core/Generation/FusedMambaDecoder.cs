@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using MambaByte.Core.Models;
 using MambaByte.Core.Ops.Kernels;
 using TorchSharp;
@@ -226,6 +227,8 @@ public sealed unsafe class FusedMambaDecoder
             fixed (sbyte* data = q) fixed (float* s = scales) return new GemvMatrix((nint)data, rows, cols, (nint)s, b);
         }
 
+        // Fully optimised from the first call: tier-0 code of these loops would dominate a short generation.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(ReadOnlySpan<byte> bytes, MambaInferenceState state)
         {
             int batch = bytes.Length;

@@ -68,6 +68,7 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     // Every output is summed in one order whatever the batch, block or thread: one vector accumulator over the
     // column chunks in turn, its lanes summed, then the scalar tail. So a sequence's logits do not depend on which
     // other sequences share its batch (batched generation equals generating each sequence alone, bit for bit).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows<TLoad>(in GemvMatrix w, T* x, long xStride, int batch, T* y, long yStride, int first, int end) where TLoad : IWeightLoad<T>
     {
         int o = first;
@@ -98,6 +99,7 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
         return dot;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static T Dot<TLoad>(in GemvMatrix w, int o, T* x) where TLoad : IWeightLoad<T>
     {
         int n = w.Cols, j = 0;
@@ -110,6 +112,7 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     }
 
     /// <summary>Eight rows against one input: eight independent FMA chains keep the FMA units busy at batch 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block8x1<TLoad>(in GemvMatrix w, int o, T* x, T* y) where TLoad : IWeightLoad<T>
     {
         int n = w.Cols, j = 0;
@@ -140,6 +143,7 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
         for (int r = 0; r < 8; r++) y[o + r] = Finish(w, o + r, s[r]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block4x4<TLoad>(in GemvMatrix w, int o, T* x, long xStride, T* y, long yStride) where TLoad : IWeightLoad<T>
     {
         int n = w.Cols, j = 0;

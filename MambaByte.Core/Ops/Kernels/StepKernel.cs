@@ -15,6 +15,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     static readonly int Width = Vector256<T>.Count;
 
     /// <summary>y = x / sqrt(mean(x²) + eps) · weight, as <see cref="Modules.RMSNorm"/> (in T: float32 for float, float64 for double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(T* x, T* weight, T eps, T* y, int d)
     {
         int j = 0;
@@ -33,6 +34,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     }
 
     /// <summary>y += x over d elements (the residual stream).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(T* y, T* x, int d)
     {
         int j = 0;
@@ -44,6 +46,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     /// Per channel c: roll the conv window (d_inner, k) left by one and append x[c], then
     /// xc[c] = silu(Σ_i window[c, i]·w[c, i] + bias[c]) (the SiLU in a second, vectorised pass over the channels).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvSilu(T* window, T* x, T* w, T* bias, T* xc, int channels, int k)
     {
         for (int c = 0; c < channels; c++)
@@ -71,6 +74,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     }
 
     /// <summary>A = −exp(A_log) for (d_inner, d_state), once per step for the whole batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void NegExp(T* aLog, T* a, long count)
     {
         long j = 0;
@@ -85,6 +89,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     /// (the softplus vectorised over channels), the state update (vectorised over n), the skip and gate
     /// (vectorised over channels). A channel's arithmetic depends only on its index, never on the range.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scan(in ScanStep p, int first, int end)
     {
         int n = p.States, r = p.Rank;
