@@ -93,7 +93,7 @@ public sealed unsafe class FusedMambaDecoder
         Span<byte> values = batch <= 1024 ? stackalloc byte[batch] : new byte[batch];
         using (Tensor host = bytes.dtype == ScalarType.Int64 && bytes.device.type == DeviceType.CPU && bytes.is_contiguous() ? bytes.alias() : bytes.to(int64).cpu().contiguous())
         {
-            var ids = host.data<long>();
+            using var ids = host.data<long>();
             for (int b = 0; b < batch; b++)
             {
                 long id = ids[b];
