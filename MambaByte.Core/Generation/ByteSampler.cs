@@ -60,6 +60,64 @@ public sealed class ByteSampler
         return (byte)order[keep - 1];
     }
 
+    /// <summary>
+    /// The distribution <see cref="Next"/> draws from, written out: softmax at the temperature, then top-k, then
+    /// top-p, renormalised (temperature 0: all mass on the argmax). Speculative decoding needs it explicitly.
+    /// </summary>
+    public static void Distribution(SamplingOptions options, ReadOnlySpan<float> logits, Span<double> probabilities)
+    {
+        if (logits.Length != 256 || probabilities.Length != 256) throw new ArgumentException("expected 256 logits and 256 probabilities");
+        probabilities.Clear();
+        if (options.Temperature == 0)
+        {
+            probabilities[ArgMax(logits)] = 1;
+            return;
+        }
+        double max = double.NegativeInfinity;
+        foreach (float l in logits) max = Math.Max(max, l);
+        Span<double> weights = stackalloc double[256];
+        int[] order = new int[256];
+        for (int i = 0; i < 256; i++)
+        {
+            weights[i] = Math.Exp((logits[i] - max) / options.Temperature);
+            order[i] = i;
+        }
+        double[] w = weights.ToArray();
+        Array.Sort(order, (a, b) => w[a] != w[b] ? w[b].CompareTo(w[a]) : a.CompareTo(b));
+        int keep = options.TopK > 0 ? options.TopK : 256;
+        double total = 0;
+        for (int i = 0; i < keep; i++) total += w[order[i]];
+        if (options.TopP < 1)
+        {
+            double mass = 0;
+            for (int i = 0; i < keep; i++)
+            {
+                mass += w[order[i]] / total;
+                if (mass >= options.TopP) { keep = i + 1; break; }
+            }
+            total = 0;
+            for (int i = 0; i < keep; i++) total += w[order[i]];
+        }
+        for (int i = 0; i < keep; i++) probabilities[order[i]] = w[order[i]] / total;
+    }
+
+    /// <summary>Inverse-CDF draw of a byte from <paramref name="probabilities"/> (summing to about 1) with uniform <paramref name="u"/> in [0, 1).</summary>
+    public static byte Draw(ReadOnlySpan<double> probabilities, double u)
+    {
+        double total = 0;
+        foreach (double p in probabilities) total += p;
+        double target = u * total, cumulative = 0;
+        int last = 0;
+        for (int i = 0; i < probabilities.Length; i++)
+        {
+            if (probabilities[i] <= 0) continue;
+            last = i;
+            cumulative += probabilities[i];
+            if (target < cumulative) return (byte)i;
+        }
+        return (byte)last;
+    }
+
     public static byte ArgMax(ReadOnlySpan<float> logits)
     {
         int best = 0;

@@ -23,6 +23,37 @@ public sealed class MambaInferenceState : IInferenceState
 
     public IReadOnlyList<MambaLayerState> Layers => layers;
 
+    /// <summary>
+    /// Copies the single sequence of <paramref name="source"/> (a batch-1 state of the same model) into row
+    /// <paramref name="row"/>: how prompts of different lengths, each prefilled alone, join one batch.
+    /// <see cref="Position"/> is left to the caller (rows may then have consumed different numbers of bytes).
+    /// </summary>
+    public void LoadRow(int row, MambaInferenceState source)
+    {
+        if (source.BatchSize != 1 || source.layers.Length != layers.Length) throw new ArgumentException("LoadRow takes a batch-1 state of the same model");
+        if ((uint)row >= (uint)BatchSize) throw new ArgumentOutOfRangeException(nameof(row), $"row {row} of a batch of {BatchSize}");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i].ConvState[row].copy_(source.layers[i].ConvState[0]);
+            layers[i].SsmState[row].copy_(source.layers[i].SsmState[0]);
+        }
+    }
+
+    /// <summary>Makes this state equal to <paramref name="source"/> (same model and batch): values and position.</summary>
+    public void CopyFrom(MambaInferenceState source)
+    {
+        if (source.BatchSize != BatchSize || source.layers.Length != layers.Length) throw new ArgumentException("CopyFrom takes a state of the same model and batch");
+        using var noGrad = no_grad();
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i].ConvState.copy_(source.layers[i].ConvState);
+            layers[i].SsmState.copy_(source.layers[i].SsmState);
+        }
+        Position = source.Position;
+    }
+
     /// <summary>Records that <paramref name="bytes"/> more bytes were consumed.</summary>
     public void Advance(long bytes) => Position += bytes;
 

@@ -36,6 +36,22 @@ public abstract class ByteLanguageModel : nn.Module<Tensor, Tensor>
     /// <summary>Consumes one byte per sequence (b) and returns next-byte logits (b, 256).</summary>
     public abstract Tensor Step(Tensor bytes, IInferenceState state);
 
+    /// <summary>
+    /// <see cref="Step"/> for host callers: one byte per sequence, logits (b × 256, row-major) written as float
+    /// into <paramref name="logits"/>. This default goes through <see cref="Step"/>; a model with a tensor-free
+    /// step (Mamba's fused CPU step) overrides it.
+    /// </summary>
+    public virtual void StepInto(ReadOnlySpan<byte> bytes, IInferenceState state, Span<float> logits)
+    {
+        using var scope = NewDisposeScope();
+        long[] ids = new long[bytes.Length];
+        for (int i = 0; i < ids.Length; i++) ids[i] = bytes[i];
+        Device device = parameters().FirstOrDefault()?.device ?? CPU;
+        Tensor output = Step(tensor(ids, [ids.Length], device: device), state);                  // (b, 256)
+        using Tensor host = output.to(float32).cpu().contiguous();
+        host.data<float>().CopyTo(logits[..(ids.Length * ByteVocabulary)]);
+    }
+
     /// <summary>Analytic training FLOPs per byte (forward + backward, 3× forward) at a context length.</summary>
     public abstract double TrainingFlopsPerByte(int contextLength);
 

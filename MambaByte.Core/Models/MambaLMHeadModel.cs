@@ -46,6 +46,15 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     /// <summary>Which mixer implementation the parallel forward uses (Auto: the fused CPU kernels where they apply, see <see cref="MambaMixer.Resolve"/>).</summary>
     public MixerKind MixerKind { get; set; } = MixerKind.Auto;
 
+    /// <summary>
+    /// Which implementation runs <see cref="Step"/>: Auto (the default) takes the fused CPU step
+    /// (<see cref="FusedMambaDecoder"/>) for float32/float64 RMSNorm models on the CPU, the tensor-op reference otherwise.
+    /// </summary>
+    public StepKind StepKind { get; set; } = StepKind.Auto;
+
+    /// <summary>How the fused step stores in_proj, out_proj and the head (<see cref="UseWeights"/>); fp32 by default.</summary>
+    public WeightFormat Weights { get; private set; } = WeightFormat.Fp32;
+
     public override string Architecture => "mamba";
 
     public ScalarType DType => backbone.Embedding.weight!.dtype;
@@ -76,11 +85,47 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     public override Tensor Step(Tensor bytes, IInferenceState state)
     {
         MambaInferenceState mambaState = AsMambaState(state, bytes.shape[0]);
+        if (FusedStep() is FusedMambaDecoder fused)
+        {
+            Tensor fusedLogits = fused.Step(bytes, mambaState);                                // (b, 256)
+            mambaState.Advance(1);
+            return fusedLogits;
+        }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         Tensor logits = Head(backbone.Step(bytes, mambaState));                               // (b, 256)
         mambaState.Advance(1);
         return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="Step"/> without tensors: one byte per sequence in, logits (b × 256, row-major) written as float.
+    /// The fused step fills the buffer directly; the reference step goes through <see cref="Step"/>.
+    /// </summary>
+    public override void StepInto(ReadOnlySpan<byte> bytes, IInferenceState state, Span<float> logits)
+    {
+        MambaInferenceState mambaState = AsMambaState(state, bytes.Length);
+        if (FusedStep() is FusedMambaDecoder fused)
+        {
+            fused.Step(bytes, mambaState, logits);
+            mambaState.Advance(1);
+            return;
+        }
+        base.StepInto(bytes, state, logits);
+    }
+
+    /// <summary>
+    /// Stores the inference matrices (every layer's in_proj and out_proj, and the head, which is the embedding when
+    /// tied) in <paramref name="format"/>: their values in this model are replaced by the rounded ones (so the
+    /// parallel forward, evaluation and both steps compute with the same weights) and the fused step keeps the
+    /// compact copies. For inference only: training afterwards would not update the compact copies.
+    /// </summary>
+    public void UseWeights(WeightFormat format)
+    {
+        if (format == Weights) return;
+        if (Weights != WeightFormat.Fp32) throw new InvalidOperationException($"the weights are already {Weights}; load the model again for another format");
+        fusedStep = FusedMambaDecoder.Create(this, lm_head.weight!, format);
+        Weights = format;
     }
 
     /// <summary>
@@ -138,6 +183,23 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     }
 
     protected override void KeepFloat32Parameters() => backbone.KeepFloat32();
+
+    FusedMambaDecoder? fusedStep;
+
+    /// <summary>The fused decoder when <see cref="StepKind"/> selects it, rebuilt if the weights' storage moved; null for the reference.</summary>
+    FusedMambaDecoder? FusedStep()
+    {
+        if (StepKind == StepKind.Reference) return null;
+        string? unsupported = FusedMambaDecoder.Unsupported(this);
+        if (unsupported is not null)
+        {
+            if (StepKind == StepKind.Fused) throw new NotSupportedException(unsupported);
+            return null;
+        }
+        nint[] signature = FusedMambaDecoder.Signature(this, lm_head.weight!);
+        if (fusedStep is null || !fusedStep.Matches(signature)) fusedStep = FusedMambaDecoder.Create(this, lm_head.weight!, Weights);
+        return fusedStep;
+    }
 
     Tensor Head(Tensor hidden)
     {

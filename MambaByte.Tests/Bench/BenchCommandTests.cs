@@ -86,12 +86,22 @@ public sealed class BenchCommandTests
         foreach (JsonElement g in generation)
             Assert.Equal(1000 / g.GetProperty("MsPerByte").GetProperty("Median").GetDouble(), g.GetProperty("BytesPerSecond").GetDouble(), 6);
 
+        // Mamba decoding: per shape every batch (fused fp32), int8 and reference at batch 1; one prefill row.
+        JsonElement[] decoding = root.GetProperty("Decoding").EnumerateArray().ToArray();
+        Assert.Equal(plan.DecodingShapes.Length * (plan.DecodingBatches.Length + 2) + 1, decoding.Length);
+        foreach (JsonElement d in decoding)
+        {
+            double perStep = d.GetProperty("Ms").GetProperty("Median").GetDouble();
+            double units = d.GetProperty("Step").GetString() == "prefill" ? d.GetProperty("RoundBytes").GetInt32() : d.GetProperty("Batch").GetInt32();
+            Assert.Equal(units * 1000 / perStep, d.GetProperty("BytesPerSecond").GetDouble(), 6);
+        }
+
         // Targets: per context and dtype, Mamba against each baseline per training FLOP (2), Mamba's MFU (1) and, per
-        // context, bf16 against fp32 (1); one per mixer case; two generation targets; two per scan length. Each
+        // context, bf16 against fp32 (1); one per mixer case; two generation targets; two per scan length; five decoding targets. Each
         // verdict is consistent with its figure; the bf16 speed-up is skipped exactly where the CPU lacks AMX-BF16.
         JsonElement[] targets = root.GetProperty("Targets").EnumerateArray().ToArray();
         int contexts = plan.TrainingContexts.Length, dtypes = plan.TrainingDtypes.Length;
-        Assert.Equal(3 * contexts * dtypes + contexts + plan.MixerCases.Length + 2 + 2 * plan.ScanLengths.Length, targets.Length);
+        Assert.Equal(3 * contexts * dtypes + contexts + plan.MixerCases.Length + 2 + 2 * plan.ScanLengths.Length + 5, targets.Length);
         bool amx = MambaByte.Core.Native.CpuFeatures.Detect().AmxBf16;
         foreach (JsonElement t in targets)
         {
@@ -108,7 +118,7 @@ public sealed class BenchCommandTests
         Assert.Equal(Gflops("mamba") / Gflops("transformer"), perFlop.GetProperty("Measured").GetDouble(), 9);
 
         string text = output.ToString();
-        foreach (string title in new[] { "fp32 matmul", "Selective scan", "Models", "Mamba mixer", "Training", "Generation", "Targets" })
+        foreach (string title in new[] { "fp32 matmul", "Selective scan", "Models", "Mamba mixer", "Training", "Generation", "Mamba decoding", "Targets" })
             Assert.Contains(title, text);
         Assert.Matches(@"targets: \d+ PASS, \d+ MISS, \d+ SKIPPED", text);
     }

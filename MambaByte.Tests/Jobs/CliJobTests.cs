@@ -106,7 +106,7 @@ public sealed class CliJobTests
         var (exit, output, error) = Run("generate", "--checkpoint", checkpoint, "--prompt", "In the beginning", "--max-bytes", "12", "--temperature", "0", "--device", "cpu");
         Assert.True(exit == 0, error);
         Assert.Equal(Encoding.UTF8.GetString([.. prompt, .. greedy]) + Environment.NewLine, output);
-        Assert.Matches(@"^generated 12 bytes in [0-9.]+ s \([0-9.]+ bytes/s, mamba\)", error);
+        Assert.Matches(@"^generated 12 bytes in [0-9.]+ s \([0-9.]+ bytes/s, mamba, fused step, fp32 weights\)", error);
 
         // Sampling: same seed, same text.
         string Sample(string seed) => Run("generate", "--checkpoint", checkpoint, "--prompt", "x", "--max-bytes", "20", "--top-k", "40", "--seed", seed, "--device", "cpu").Output;

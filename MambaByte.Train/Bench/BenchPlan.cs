@@ -46,6 +46,20 @@ public sealed record BenchPlan
     public int GenerationRoundBytes { get; init; } = 16;
     public int GenerationRounds { get; init; } = 9;
 
+    /// <summary>
+    /// Mamba shapes for the decoding section (issue 18): d_model 256 × 4 layers and the mamba-130m shape 768 × 24,
+    /// each at batch 1 (fp32 fused, int8 fused, fp32 reference) and at <see cref="DecodingBatches"/> (fp32 fused);
+    /// prompt processing of <see cref="PromptBytes"/> bytes at the first shape.
+    /// </summary>
+    public MambaConfig[] DecodingShapes { get; init; } = [new() { DModel = 256, NLayer = 4 }, new() { DModel = 768, NLayer = 24 }];
+    public int[] DecodingBatches { get; init; } = [1, 4, 16];
+    public int DecodingRoundBytes { get; init; } = 8;
+    public int DecodingRounds { get; init; } = 5;
+    public int PromptBytes { get; init; } = 4096;
+    public int PromptRounds { get; init; } = 3;
+
+    public static string ShapeName(MambaConfig c) => $"{c.DModel}x{c.NLayer}";
+
     public required MambaConfig Mamba { get; init; }
     public required TransformerConfig Transformer { get; init; }
     public required MegaByteConfig MegaByte { get; init; }
@@ -96,6 +110,8 @@ public sealed record BenchPlan
         TrainingContexts = [64, 128, 256], TrainingRepeats = 2,
         MixerCases = [(96, 64), (96, 128), (96, 256)],
         GenerationPositions = [10, 50, 200], GenerationRounds = 3,
+        DecodingShapes = [new() { DModel = 64, NLayer = 2 }, new() { DModel = 128, NLayer = 2 }], DecodingBatches = [1, 4],
+        DecodingRoundBytes = 4, DecodingRounds = 2, PromptBytes = 256, PromptRounds = 2,
         Mamba = new MambaConfig { DModel = 96, NLayer = 1 },
         Transformer = new TransformerConfig { DModel = 48, NLayer = 3, NHead = 2 },
         MegaByte = new MegaByteConfig { DGlobal = 48, NGlobalLayer = 2, NGlobalHead = 1, DLocal = 32, NLocalLayer = 1, NLocalHead = 1, MaxContext = 512 },

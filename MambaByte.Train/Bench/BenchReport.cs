@@ -56,11 +56,20 @@ public static class BenchReport
                 F(r.FlopsPerByte / 1e6, "F2"), F(r.BytesPerSecond / mamba, "F2") + "x");
         }
 
+        var decoding = new BenchTable("Mamba decoding (fused step vs reference, fp32 and int8 weights, batches; configurations interleaved round by round; prefill = prompt processing)",
+            "shape", "step", "weights", "batch", "ms per step (prefill: per prompt)", "bytes/s", "vs reference batch 1");
+        foreach (DecodingRow r in results.Decoding)
+        {
+            DecodingRow? reference = results.Decoding.FirstOrDefault(d => d.Shape == r.Shape && d.Step == "reference");
+            string ratio = reference is null || r.Step == "prefill" ? "" : F(r.BytesPerSecond / reference.BytesPerSecond, "F2") + "x";
+            decoding.Add(r.Shape, r.Step, r.Weights, r.Batch.ToString(CultureInfo.InvariantCulture), Range(r.Ms, "F3"), F(r.BytesPerSecond, "F0"), ratio);
+        }
+
         var targets = new BenchTable("Targets", "target", "measured", "threshold", "result");
         foreach (TargetCheck t in results.Targets)
             targets.Add(t.Target, $"{F(t.Measured, "0.###")} {t.Unit}", F(t.Threshold, "0.###"),
                 t.Skipped is not null ? $"SKIP ({t.Skipped})" : t.Pass ? "PASS" : "MISS");
 
-        return [machine, matmul, scans, models, mixers, training, generation, targets];
+        return [machine, matmul, scans, models, mixers, training, generation, decoding, targets];
     }
 }

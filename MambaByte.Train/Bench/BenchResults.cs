@@ -9,4 +9,5 @@ public sealed record BenchResults(
     IReadOnlyList<MixerRow> Mixers,
     IReadOnlyList<TrainingRow> Training,
     IReadOnlyList<GenerationRow> Generation,
-    IReadOnlyList<TargetCheck> Targets);
+    IReadOnlyList<TargetCheck> Targets,
+    IReadOnlyList<DecodingRow> Decoding);

@@ -59,9 +59,13 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
         foreach (GenerationRow row in generation)
             progress($"generate {row.Architecture} at {row.Position}: {row.MsPerByte.Median:F3} ms/byte [{row.MsPerByte.Min:F3}..{row.MsPerByte.Max:F3}], {row.BytesPerSecond:F0} bytes/s");
 
+        List<DecodingRow> decoding = MeasureDecoding(cancellationToken);
+        foreach (DecodingRow row in decoding)
+            progress($"decode mamba {row.Shape} {row.Step} {row.Weights} batch {row.Batch}: {row.Ms.Median:F3} ms [{row.Ms.Min:F3}..{row.Ms.Max:F3}], {row.BytesPerSecond:F0} bytes/s");
+
         List<ScanRow> scans = MeasureScans(cancellationToken);
-        IReadOnlyList<TargetCheck> targets = BenchTargets.Check(plan, scans, mixers, training, generation, CpuFeatures.Detect());
-        return new BenchResults(machine, matmul, scans, models, mixers, training, generation, targets);
+        IReadOnlyList<TargetCheck> targets = [.. BenchTargets.Check(plan, scans, mixers, training, generation, CpuFeatures.Detect()), .. DecodingTargets.Check(plan, generation, decoding)];
+        return new BenchResults(machine, matmul, scans, models, mixers, training, generation, targets, decoding);
     }
 
     BenchMachine DescribeMachine()
@@ -350,5 +354,84 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
             foreach (var run in runs) run.State.Dispose();
             foreach (var model in models) model.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Mamba decoding at each planned shape (issue 18): per shape an fp32 model and an int8 copy (same seed), every
+    /// (step, weights, batch) configuration with its own state after a 16-byte prefill, timed in interleaved rounds
+    /// of <c>DecodingRoundBytes</c> steps through the host path generation uses (<c>StepInto</c>); then prompt
+    /// processing (one parallel prefill of <c>PromptBytes</c> bytes) at the first shape.
+    /// </summary>
+    List<DecodingRow> MeasureDecoding(CancellationToken ct)
+    {
+        var rows = new List<DecodingRow>();
+        if (device.type != DeviceType.CPU) return rows;
+        using var noGrad = no_grad();
+        foreach (MambaConfig shape in plan.DecodingShapes)
+        {
+            string name = BenchPlan.ShapeName(shape);
+            using var fp32 = new MambaLMHeadModel(shape, Seed);
+            using var int8 = new MambaLMHeadModel(shape, Seed);
+            fp32.eval();
+            int8.eval();
+            int8.UseWeights(WeightFormat.Int8);
+            var runs = new List<(MambaLMHeadModel Model, StepKind Kind, string Step, string Weights, int Batch, IInferenceState State)>();
+            try
+            {
+                foreach (int batch in plan.DecodingBatches) runs.Add((fp32, StepKind.Fused, "fused", "fp32", batch, fp32.NewState(batch)));
+                runs.Add((int8, StepKind.Fused, "fused", "int8", 1, int8.NewState(1)));
+                runs.Add((fp32, StepKind.Reference, "reference", "fp32", 1, fp32.NewState(1)));
+                var random = new Random((int)Seed);
+                foreach (var run in runs)
+                {
+                    using var scope = NewDisposeScope();
+                    run.Model.StepKind = run.Kind;
+                    run.Model.Prefill(RandomBytes(16, Seed + run.Batch).expand(run.Batch, 16).contiguous(), run.State);
+                }
+
+                void Steps(int r, int count)
+                {
+                    var (model, kind, _, _, batch, state) = runs[r];
+                    model.StepKind = kind;
+                    var bytes = new byte[batch];
+                    var logits = new float[batch * ByteLanguageModel.ByteVocabulary];
+                    for (int i = 0; i < count; i++)
+                    {
+                        random.NextBytes(bytes);
+                        model.StepInto(bytes, state, logits);
+                    }
+                }
+
+                for (int r = 0; r < runs.Count; r++) Steps(r, 2);
+                var samples = runs.Select(_ => new List<double>()).ToArray();
+                for (int round = 0; round < plan.DecodingRounds; round++)
+                    for (int r = 0; r < runs.Count; r++)
+                        samples[r].Add(Stopwatches.TimeMs(() => Steps(r, plan.DecodingRoundBytes), 0, 1, Synchronize, ct).Median / plan.DecodingRoundBytes);
+                for (int r = 0; r < runs.Count; r++)
+                {
+                    Spread ms = Spread.Of(samples[r]);
+                    rows.Add(new DecodingRow(name, runs[r].Step, runs[r].Weights, runs[r].Batch, plan.DecodingRounds, plan.DecodingRoundBytes, ms, runs[r].Batch * 1000.0 / ms.Median));
+                }
+            }
+            finally
+            {
+                foreach (var run in runs) run.State.Dispose();
+            }
+            fp32.StepKind = StepKind.Auto;
+
+            if (shape == plan.DecodingShapes[0])
+            {
+                using var scope = NewDisposeScope();
+                Tensor prompt = RandomBytes(plan.PromptBytes, Seed + 7);
+                Spread ms = Stopwatches.TimeMs(() =>
+                {
+                    using var inner = NewDisposeScope();
+                    using IInferenceState state = fp32.NewState(1);
+                    fp32.Prefill(prompt, state);
+                }, 1, plan.PromptRounds, Synchronize, ct);
+                rows.Add(new DecodingRow(name, "prefill", "fp32", 1, plan.PromptRounds, plan.PromptBytes, ms, plan.PromptBytes * 1000.0 / ms.Median));
+            }
+        }
+        return rows;
     }
 }

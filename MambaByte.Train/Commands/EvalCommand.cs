@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Evaluation;
+using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Data;
@@ -39,16 +40,19 @@ public static class EvalCommand
                           "document (every byte of every document, each from the start state: lm-evaluation-harness bits_per_byte), or all",
             DefaultValueFactory = _ => "windowed,carried-state",
         };
+        var weights = new Option<string>("--weights") { Description = WeightsOption.Help + "; scores the model with its matrices rounded to that format", DefaultValueFactory = _ => "fp32" };
         var command = new Command("eval", "Bits-per-byte of a checkpoint on files, stores or datasets (every byte scored once)")
         {
-            checkpoint, data, split, context, stride, contexts, batch, maxBytes, device, json, report, cacheDir, method,
+            checkpoint, data, split, context, stride, contexts, batch, maxBytes, device, json, report, cacheDir, method, weights,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             TextWriter output = parse.InvocationConfiguration.Output;
+            WeightFormat format = WeightsOption.Parse(parse.GetValue(weights)!);
             TorchRuntime.EnsureLoaded();
             string modelDirectory = ModelLocator.ModelDirectory(parse.GetValue(checkpoint)!);
             using ByteLanguageModel model = ModelCheckpoint.Load(modelDirectory, DeviceOption.Parse(parse.GetValue(device)!));
+            WeightsOption.Apply(model, format);
             int windowContext = parse.GetValue(context) ?? ModelLocator.TrainedContext(modelDirectory) ?? 1024;
             int windowStride = parse.GetValue(stride) ?? windowContext;
             int[] sweep = ParseContexts(parse.GetValue(contexts));
@@ -94,7 +98,8 @@ public static class EvalCommand
                 output.WriteLine(result.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return Task.FromResult(0);
             }
-            output.WriteLine($"model    {result.Architecture}, {result.Parameters:N0} parameters, {result.FlopsPerByte:G4} FLOPs/byte ({modelDirectory})");
+            string weightNote = format == WeightFormat.Fp32 ? "" : $", {WeightsOption.Name(format)} weights";
+            output.WriteLine($"model    {result.Architecture}, {result.Parameters:N0} parameters, {result.FlopsPerByte:G4} FLOPs/byte{weightNote} ({modelDirectory})");
             foreach (EvalRow r in results)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{r.Data}:{r.Split,-10} {r.Method,-14} context {r.Context,6} stride {r.Stride,6}   {r.BitsPerByte:F4} bits/byte over {r.BytesScored:N0} bytes"));
