@@ -277,8 +277,8 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                 (mixer.Forward(hidden, null, SelectiveScanKind.Auto, kind) * gradOut).sum().backward();
             };
 
-            Stopwatches.TimeMs(Pass(MixerKind.TensorOps), 2, 1, Synchronize, ct);
-            Stopwatches.TimeMs(Pass(MixerKind.Fused), 2, 1, Synchronize, ct);
+            Stopwatches.TimeMs(Pass(MixerKind.TensorOps), 5, 1, Synchronize, ct);
+            Stopwatches.TimeMs(Pass(MixerKind.Fused), 5, 1, Synchronize, ct);
             var tensorOps = new List<double>();
             var fused = new List<double>();
             int repeats = plan.IsQuick ? 5 : 7;

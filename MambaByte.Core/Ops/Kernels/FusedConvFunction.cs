@@ -35,8 +35,8 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
         Tensor? bias = saved[2], left = saved[3];
         long batch = xz.shape[0], channels = weight.shape[0], kernel = weight.shape[2];
         Tensor gOut = grad.to_type(xz.dtype).contiguous();
-        Tensor gXz = zeros_like(xz);                                                          // (b, l, 2e), x half filled
-        Tensor? gLeft = left is null ? null : zeros_like(left);                               // (b, k-1, e)
+        Tensor gXz = empty_like(xz);                                                          // (b, l, 2e): the kernel writes ∂L/∂x and zeros the z half
+        Tensor? gLeft = left is null ? null : empty_like(left);                               // (b, k-1, e), written whole
         Tensor gWeightPartial = empty(batch, channels, 1, kernel, dtype: xz.dtype);           // (b, e, 1, k)
         Tensor gBiasPartial = empty(batch, channels, dtype: xz.dtype);                        // (b, e)
         var buffers = Buffers(xz, weight, bias, left) with

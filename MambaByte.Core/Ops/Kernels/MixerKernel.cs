@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MambaByte.Core.Ops.Kernels;
 
@@ -33,18 +34,36 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         For(items, args.Length * args.Channels * args.Kernel, item => ConvForwardBlock(args, item / blocks, item % blocks * Width));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
     static void ConvForwardBlock(in MixerBuffers p, long bi, long c0)
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, k = p.Kernel, l = p.Length;
-        T* outRow = (T*)p.ConvOut + bi * l * e + c0;
+        T* outRow = (T*)p.ConvOut + bi * l * e + c0, x = (T*)p.Xz + bi * l * p.XzStride + c0;
         Span<Vector256<T>> w = stackalloc Vector256<T>[(int)k];
         Vector256<T> bias = ConvParameters(p, c0, lanes, w);
+        Span<Vector256<T>> window = stackalloc Vector256<T>[(int)k];   // xpad[t .. t+k-1] = x[t-k+1 .. t]
+        StartWindow(p, bi, c0, lanes, window);
         for (long t = 0; t < l; t++)
         {
-            Vector256<T> pre = PreActivation(p, bi, t, c0, lanes, w, bias);
+            window[(int)k - 1] = Load(x + t * p.XzStride, lanes);
+            Vector256<T> pre = PreActivation(w, window, bias);
             Store(pre * SelectiveScanKernel<T>.Sigmoid(pre), outRow + t * e, lanes);
+            Shift(window);
         }
+    }
+
+    /// <summary>The first k−1 entries of the conv window: the left context (the carried conv state) or zeros.</summary>
+    static void StartWindow(in MixerBuffers p, long bi, long c0, int lanes, Span<Vector256<T>> window)
+    {
+        for (int j = 0; j < window.Length - 1; j++)
+            window[j] = p.Left == 0 ? Vector256<T>.Zero : Load((T*)p.Left + (bi * (p.Kernel - 1) + j) * p.Channels + c0, lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Shift(Span<Vector256<T>> window)
+    {
+        for (int j = 0; j < window.Length - 1; j++) window[j] = window[j + 1];
     }
 
     /// <summary>Loads a block's conv weights (one vector per tap, from conv1d's (e, 1, k) layout) into <paramref name="w"/>; returns its bias.</summary>
@@ -54,27 +73,20 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         return p.ConvBias == 0 ? Vector256<T>.Zero : Load((T*)p.ConvBias + c0, lanes);
     }
 
-    /// <summary>bias + Σ_k w[k]·xpad[t + k] for a block at time t.</summary>
+    /// <summary>bias + Σ_k w[k]·window[k]: the pre-activation at the time the window ends.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<T> PreActivation(in MixerBuffers p, long bi, long t, long c0, int lanes, ReadOnlySpan<Vector256<T>> w, Vector256<T> bias)
+    static Vector256<T> PreActivation(ReadOnlySpan<Vector256<T>> w, ReadOnlySpan<Vector256<T>> window, Vector256<T> bias)
     {
         Vector256<T> acc = bias;
-        for (int j = 0; j < w.Length; j++) acc += w[j] * ConvInput(p, bi, t - (w.Length - 1) + j, c0, lanes);
+        for (int j = 0; j < w.Length; j++) acc = Fma(w[j], window[j], acc);
         return acc;
     }
 
-    /// <summary>xpad at sequence position s (negative: the left context, or zeros without one).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<T> ConvInput(in MixerBuffers p, long bi, long s, long c0, int lanes)
-    {
-        if (s >= 0) return Load((T*)p.Xz + (bi * p.Length + s) * p.XzStride + c0, lanes);
-        if (p.Left == 0) return Vector256<T>.Zero;
-        return Load((T*)p.Left + (bi * (p.Kernel - 1) + p.Kernel - 1 + s) * p.Channels + c0, lanes);
-    }
-
     /// <summary>
-    /// Backward of <see cref="ConvForward"/>: recomputes the pre-activation, then scatters ∂L/∂pre into ∂L/∂x (the x half
-    /// of a zero-filled (b, l, 2e) buffer) and the left context, and sums the weight and bias gradients per batch row.
+    /// Backward of <see cref="ConvForward"/>: recomputes the pre-activation and ∂L/∂pre step by step, writes
+    /// ∂L/∂x[s] = Σ_k w[k]·∂L/∂pre[s + k−1−k'] once the k pre-activations it feeds are known (into the x half of a
+    /// (b, l, 2e) buffer whose z half it zeroes) and the left context's gradient, and sums the weight and bias
+    /// gradients per batch row.
     /// </summary>
     public static void ConvBackward(in MixerBuffers p)
     {
@@ -83,32 +95,46 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         For(items, 2 * args.Length * args.Channels * args.Kernel, item => ConvBackwardBlock(args, item / blocks, item % blocks * Width));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
     static void ConvBackwardBlock(in MixerBuffers p, long bi, long c0)
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, k = p.Kernel, l = p.Length;
-        T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0;
+        T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0, x = (T*)p.Xz + bi * l * p.XzStride + c0, gx = (T*)p.GradXz + bi * l * p.XzStride + c0;
         Span<Vector256<T>> w = stackalloc Vector256<T>[(int)k];
         Vector256<T> bias = ConvParameters(p, c0, lanes, w);
         Span<Vector256<T>> dw = stackalloc Vector256<T>[(int)k];
         dw.Clear();
+        Span<Vector256<T>> window = stackalloc Vector256<T>[(int)k];    // x[t-k+1 .. t]
+        Span<Vector256<T>> dWindow = stackalloc Vector256<T>[(int)k];   // ∂L/∂pre[t-k+1 .. t]
+        dWindow.Clear();
+        StartWindow(p, bi, c0, lanes, window);
         Vector256<T> db = Vector256<T>.Zero;
-        for (long t = 0; t < l; t++)
+        for (long t = 0; t < l + k - 1; t++)
         {
-            Vector256<T> pre = PreActivation(p, bi, t, c0, lanes, w, bias);
-            Vector256<T> sig = SelectiveScanKernel<T>.Sigmoid(pre);
-            Vector256<T> dPre = Load(gOutRow + t * e, lanes) * sig * (Vector256<T>.One + pre * (Vector256<T>.One - sig));
-            db += dPre;
-            for (long j = 0; j < k; j++)
+            Vector256<T> dPre = Vector256<T>.Zero;
+            if (t < l)
             {
-                long s = t - (k - 1) + j;
-                dw[(int)j] += dPre * ConvInput(p, bi, s, c0, lanes);
-                Vector256<T> contribution = w[(int)j] * dPre;
-                T* target = s >= 0
-                    ? (T*)p.GradXz + (bi * l + s) * p.XzStride + c0
-                    : p.GradLeft == 0 ? null : (T*)p.GradLeft + (bi * (k - 1) + k - 1 + s) * e + c0;
-                if (target != null) Store(Load(target, lanes) + contribution, target, lanes);
+                window[(int)k - 1] = Load(x + t * p.XzStride, lanes);
+                Vector256<T> pre = PreActivation(w, window, bias);
+                Vector256<T> sig = SelectiveScanKernel<T>.Sigmoid(pre);
+                dPre = Load(gOutRow + t * e, lanes) * sig * (Vector256<T>.One + pre * (Vector256<T>.One - sig));
+                db += dPre;
+                for (int j = 0; j < k; j++) dw[j] = Fma(dPre, window[j], dw[j]);
+                Shift(window);
             }
+            dWindow[(int)k - 1] = dPre;
+            // x at s = t-k+1 feeds the pre-activations at s .. s+k-1, all known now: ∂L/∂x[s] = Σ_j w[j]·∂L/∂pre[s+k-1-j].
+            Vector256<T> gradInput = Vector256<T>.Zero;
+            for (int j = 0; j < k; j++) gradInput = Fma(w[j], dWindow[(int)k - 1 - j], gradInput);
+            long s = t - (k - 1);
+            if (s >= 0)
+            {
+                Store(gradInput, gx + s * p.XzStride, lanes);
+                Store(Vector256<T>.Zero, gx + s * p.XzStride + e, lanes);
+            }
+            else if (p.GradLeft != 0) Store(gradInput, (T*)p.GradLeft + (bi * (k - 1) + k - 1 + s) * e + c0, lanes);
+            Shift(dWindow);
         }
         for (int j = 0; j < k; j++) Scatter(dw[j], (T*)p.GradConvWeightPartial + (bi * e + c0) * k + j, k, lanes);
         Store(db, (T*)p.GradConvBiasPartial + bi * e + c0, lanes);
@@ -126,13 +152,13 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         long blocks = Blocks(args.Channels), items = args.Batch * blocks;
         For(items, args.Length * args.Channels * args.States, item =>
         {
-            Span<Vector256<T>> state = stackalloc Vector256<T>[(int)args.States];
-            Span<Vector256<T>> a = stackalloc Vector256<T>[(int)args.States];
-            ScanForwardBlock(args, item / blocks, item % blocks * Width, state, a);
+            Vector256<T>* scratch = stackalloc Vector256<T>[2 * (int)args.States];
+            ScanForwardBlock(args, item / blocks, item % blocks * Width, scratch, scratch + args.States);
         });
     }
 
-    static void ScanForwardBlock(in MixerBuffers p, long bi, long c0, Span<Vector256<T>> h, Span<Vector256<T>> a)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
+    static void ScanForwardBlock(in MixerBuffers p, long bi, long c0, Vector256<T>* h, Vector256<T>* a)
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, n = p.States, l = p.Length;
@@ -146,21 +172,30 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
             if (p.Checkpoints != 0 && t % p.ChunkLength == 0)
             {
                 T* checkpoint = (T*)p.Checkpoints + (bi * p.Chunks + t / p.ChunkLength) * n * e + c0;
-                for (int j = 0; j < n; j++) Store(h[j], checkpoint + j * e, lanes);
+                for (int s = 0; s < n; s++) Store(h[s], checkpoint + s * e, lanes);
             }
             long row = bi * l + t;
             Vector256<T> u = Load((T*)p.U + row * e + c0, lanes);
             Vector256<T> dt = Step(Load((T*)p.Delta + row * e + c0, lanes) + bias, p.Softplus), dtu = dt * u;
-            T* bc = (T*)p.Bc + row * p.BcStride;
-            Vector256<T> y = Vector256<T>.Zero;
-            for (int j = 0; j < n; j++)
+            T* bRow = (T*)p.Bc + row * p.BcStride + p.BOffset, cRow = (T*)p.Bc + row * p.BcStride + p.COffset;
+            Vector256<T> y = Vector256<T>.Zero, yOdd = Vector256<T>.Zero;   // two sums: half the dependency chain
+            int j = 0;
+            for (; j + 1 < n; j += 2)
             {
-                Vector256<T> decay = SelectiveScanKernel<T>.Exp(dt * a[j]);
-                Vector256<T> hj = decay * h[j] + Vector256.Create(bc[p.BOffset + j]) * dtu;
-                h[j] = hj;
-                y += Vector256.Create(bc[p.COffset + j]) * hj;
+                Vector256<T> h0 = Fma(SelectiveScanKernel<T>.Exp(dt * a[j]), h[j], Vector256.Create(bRow[j]) * dtu);
+                Vector256<T> h1 = Fma(SelectiveScanKernel<T>.Exp(dt * a[j + 1]), h[j + 1], Vector256.Create(bRow[j + 1]) * dtu);
+                h[j] = h0;
+                h[j + 1] = h1;
+                y = Fma(Vector256.Create(cRow[j]), h0, y);
+                yOdd = Fma(Vector256.Create(cRow[j + 1]), h1, yOdd);
             }
-            y += skip * u;
+            for (; j < n; j++)
+            {
+                Vector256<T> hj = Fma(SelectiveScanKernel<T>.Exp(dt * a[j]), h[j], Vector256.Create(bRow[j]) * dtu);
+                h[j] = hj;
+                y = Fma(Vector256.Create(cRow[j]), hj, y);
+            }
+            y = Fma(skip, u, y + yOdd);
             if (p.Xz != 0)
             {
                 Vector256<T> z = Load((T*)p.Xz + row * p.XzStride + p.Channels + c0, lanes);
@@ -185,7 +220,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
             long bi = task / tasksPerBatch, part = task % tasksPerBatch;
             long first = blocks * part / tasksPerBatch, end = blocks * (part + 1) / tasksPerBatch;
             int n = (int)args.States, k = (int)args.ChunkLength;
-            var scratch = new Vector256<T>[(k + 1) * n + k * n + 3 * k + 3 * n];
+            var scratch = new Vector256<T>[(k + 1) * n + k * n + 3 * k + 5 * n];
             fixed (Vector256<T>* s = scratch)
             {
                 T* dBc = (T*)args.GradBcPartial + task * args.Length * args.BcStride;
@@ -194,6 +229,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
     static void ScanBackwardBlock(in MixerBuffers p, long bi, long c0, Vector256<T>* scratch, T* dBc)
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
@@ -201,7 +237,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         int n = (int)p.States, k = (int)p.ChunkLength;
         // Scratch: states (k+1)·n (States[i] before step t0+i), decays k·n, Δ, softplus slope and C·h per step, adjoint n, ∂A n, A n.
         Vector256<T>* states = scratch, decays = states + (k + 1) * n, steps = decays + k * n, slopes = steps + k, readouts = slopes + k;
-        Vector256<T>* adjoint = readouts + k, dA = adjoint + n, a = dA + n;
+        Vector256<T>* adjoint = readouts + k, dA = adjoint + n, a = dA + n, dBTerms = a + n, dCTerms = dBTerms + n;
         for (int j = 0; j < n; j++) a[j] = DecayRate(p, c0, j, lanes);
         Vector256<T> bias = p.DeltaBias == 0 ? Vector256<T>.Zero : Load((T*)p.DeltaBias + c0, lanes);
         Vector256<T> skip = p.D == 0 ? Vector256<T>.Zero : Load((T*)p.D + c0, lanes);
@@ -231,9 +267,9 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
                 {
                     Vector256<T> decay = SelectiveScanKernel<T>.Exp(dt * a[j]);
                     dec[j] = decay;
-                    Vector256<T> hj = decay * hPrev[j] + Vector256.Create(bc[p.BOffset + j]) * dtu;
+                    Vector256<T> hj = Fma(decay, hPrev[j], Vector256.Create(bc[p.BOffset + j]) * dtu);
                     hNext[j] = hj;
-                    y += Vector256.Create(bc[p.COffset + j]) * hj;
+                    y = Fma(Vector256.Create(bc[p.COffset + j]), hj, y);
                 }
                 readouts[i] = y;
             }
@@ -257,15 +293,17 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
                 for (int j = 0; j < n; j++)
                 {
                     Vector256<T> bj = Vector256.Create(bc[p.BOffset + j]);
-                    dCRow[j] += Vector256.Sum(hNext[j] * g);
-                    Vector256<T> adj = adjoint[j] + Vector256.Create(bc[p.COffset + j]) * g;        // ∂L/∂h_t
+                    dCTerms[j] = hNext[j] * g;
+                    Vector256<T> adj = Fma(Vector256.Create(bc[p.COffset + j]), g, adjoint[j]);      // ∂L/∂h_t
                     Vector256<T> dExponent = adj * hPrev[j] * dec[j];                                 // ∂L/∂(Δ_t·A)
-                    stepAcc += dExponent * a[j] + adj * bj * u;
-                    dA[j] += dExponent * dt;
-                    dBRow[j] += Vector256.Sum(adj * dtu);
-                    inputAcc += adj * bj;
+                    stepAcc = Fma(dExponent, a[j], Fma(adj * bj, u, stepAcc));
+                    dA[j] = Fma(dExponent, dt, dA[j]);
+                    dBTerms[j] = adj * dtu;
+                    inputAcc = Fma(adj, bj, inputAcc);
                     adjoint[j] = adj * dec[j];                                                         // ∂L/∂h_{t−1}
                 }
+                AddLaneSums(dBTerms, dBRow, n);                                                       // ∂L/∂B_t, ∂L/∂C_t: sums over the block's channels
+                AddLaneSums(dCTerms, dCRow, n);
                 Store(g * skip + dt * inputAcc, (T*)p.GradU + row * e + c0, lanes);
                 Store(stepAcc * slopes[i], (T*)p.GradDelta + row * e + c0, lanes);
             }
@@ -326,6 +364,37 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
     static void Scatter(Vector256<T> value, T* target, long stride, int lanes)
     {
         for (int i = 0; i < lanes; i++) target[i * stride] = value.GetElement(i);
+    }
+
+    /// <summary>target[j] += Σ_lanes terms[j] for j &lt; n; eight at a time through a transposing reduction where AVX allows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void AddLaneSums(Vector256<T>* terms, T* target, int n)
+    {
+        int j = 0;
+        if (typeof(T) == typeof(float) && Avx.IsSupported)
+        {
+            for (; j + 8 <= n; j += 8)
+            {
+                Vector256<float>* v = (Vector256<float>*)(terms + j);
+                Vector256<float> pairs01 = Avx.HorizontalAdd(v[0], v[1]), pairs23 = Avx.HorizontalAdd(v[2], v[3]);
+                Vector256<float> pairs45 = Avx.HorizontalAdd(v[4], v[5]), pairs67 = Avx.HorizontalAdd(v[6], v[7]);
+                Vector256<float> quads0123 = Avx.HorizontalAdd(pairs01, pairs23), quads4567 = Avx.HorizontalAdd(pairs45, pairs67);
+                // Each 128-bit half of quads holds four partial sums; add the halves: [Σv0 .. Σv7].
+                Vector256<float> sums = Avx.Permute2x128(quads0123, quads4567, 0x20) + Avx.Permute2x128(quads0123, quads4567, 0x31);
+                float* row = (float*)(target + j);
+                (Vector256.Load(row) + sums).Store(row);
+            }
+        }
+        for (; j < n; j++) target[j] += Vector256.Sum(terms[j]);
+    }
+
+    /// <summary>a·b + c in one rounding (FMA): the JIT does not contract a separate multiply and add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<T> Fma(Vector256<T> a, Vector256<T> b, Vector256<T> c)
+    {
+        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), c.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.As<T, double>(), b.As<T, double>(), c.As<T, double>()).As<double, T>();
+        return a * b + c;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

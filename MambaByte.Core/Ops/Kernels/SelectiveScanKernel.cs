@@ -39,6 +39,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
     static void ForwardChannel(in ScanBuffers p, long channel, T* h, T* dts)
     {
         long bi = channel / p.Channels, di = channel % p.Channels, l = p.Length, np = p.PaddedStates;
@@ -115,6 +116,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         public readonly T* States = states, Decays = decays, Steps = steps, StepSlopes = stepSlopes, PreGate = preGate, GradIn = gradIn, Adjoint = adjoint, DA = dA;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
     static void BackwardChannel(in ScanBuffers p, long channel, in Scratch s, T* dBt, T* dCt)
     {
         long bi = channel / p.Channels, di = channel % p.Channels, l = p.Length, np = p.PaddedStates, k = p.ChunkLength;
