@@ -30,8 +30,30 @@ public static class TrainCommand
 
         command.SetAction((parse, cancellationToken) =>
         {
-            TextWriter output = parse.InvocationConfiguration.Output;
+            // Under mpiexec every rank runs this; rank 0 alone prints, writes checkpoints, metrics and TensorBoard.
+            using DataParallel parallel = DataParallel.FromEnvironment();
+            TextWriter output = parallel.IsRoot ? parse.InvocationConfiguration.Output : TextWriter.Null;
             TextWriter error = parse.InvocationConfiguration.Error;
+            if (!parallel.IsDistributed) return Train(parse, cancellationToken, parallel, output, error);
+            try
+            {
+                return Train(parse, cancellationToken, parallel, output, error);
+            }
+            catch (Exception e)
+            {
+                // The other ranks would wait forever in their next collective: end the whole job.
+                string kind = CommandLineErrors.IsUserError(e) ? "" : $"{e.GetType().Name}: ";
+                error.WriteLine($"mambabyte: error: rank {parallel.Rank} of {parallel.Size}: {kind}{e.Message.ReplaceLineEndings(" ").Trim()}; aborting all ranks");
+                if (Environment.GetEnvironmentVariable("MAMBABYTE_DEBUG") == "1") error.WriteLine(e);
+                error.Flush();
+                parallel.Abort(1);
+                return Task.FromResult(1);
+            }
+        });
+        return command;
+
+        Task<int> Train(ParseResult parse, CancellationToken cancellationToken, DataParallel parallel, TextWriter output, TextWriter error)
+        {
             var given = new Dictionary<string, string>();
             foreach ((string name, Option<string> option) in options)
                 if (parse.GetValue(option) is { } value) given[name] = value;
@@ -54,18 +76,19 @@ public static class TrainCommand
                 layer = TrainOptionsLoader.ReadConfig(configPath);
                 layerSource = configPath;
             }
-            TrainOptions merged = TrainOptionsLoader.Merge(layer, layerSource, given);
+            TrainOptions merged = TrainOptionsLoader.Merge(layer, layerSource, given) with { Ranks = parallel.Size };
 
             output.WriteLine("mambabyte train: options");
             foreach (string line in TrainOptionsLoader.Lines(merged)) output.WriteLine(line);
             if (resumeFrom is not null) output.WriteLine($"  resume from    {resumeFrom}");
+            if (parallel.IsDistributed) output.WriteLine($"  ranks          {parallel.Describe()}");
 
             // SIGINT/SIGTERM: finish the current step, save a checkpoint, exit 0.
             using var stop = new StopSignals(cancellationToken, error);
 
             using var data = new TrainingData(merged);
-            TrainingServices services = data.Services();
-            bool interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+            TrainingServices services = data.Services(parallel);
+            bool interactive = parallel.IsRoot && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             TrainingOutcome outcome;
             if (interactive)
             {
@@ -84,8 +107,7 @@ public static class TrainCommand
             }
             (outcome.ExitCode == 0 ? output : error).WriteLine(outcome.ExitCode == 0 ? outcome.Message : $"mambabyte: error: {outcome.Message}");
             return Task.FromResult(outcome.ExitCode);
-        });
-        return command;
+        }
     }
 
     static string Display(JsonNode? value) =>

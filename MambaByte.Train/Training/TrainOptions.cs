@@ -21,7 +21,7 @@ public sealed record TrainOptions
     [Description("cpu, cuda, cuda:N or auto")] public string Device { get; init; } = "auto";
     [Description("float32, bfloat16 (mixed precision: bf16 matrix products, fp32 master weights, optimizer, A_log, D, dt bias, norms and residual), or auto (bfloat16 where its matmul measures faster)")] public string Dtype { get; init; } = "float32";
     [Description("bytes per training window")] public int Context { get; init; } = 256;
-    [Description("windows per micro-batch")] public int BatchSize { get; init; } = 8;
+    [Description("windows per micro-batch (per rank under mpiexec: the global batch is ranks × this)")] public int BatchSize { get; init; } = 8;
     [Description("micro-batches per optimizer step")] public int GradAccum { get; init; } = 1;
     [Description("peak learning rate")] public double Lr { get; init; } = 2e-3;
     [Description("final learning rate as a fraction of the peak (cosine decay floor)")] public double MinLrRatio { get; init; } = 0.1;
@@ -43,7 +43,11 @@ public sealed record TrainOptions
     [Description("cache folder for prepared shipped datasets (default: beside the dataset)")] public string CacheDir { get; init; } = "";
     [Description("write TensorBoard event files to <out>/tensorboard")] public bool Tensorboard { get; init; } = true;
 
-    [JsonIgnore] public long BytesPerStep => (long)Context * BatchSize * GradAccum;
+    /// <summary>MPI ranks training together (set from the launcher, not an option): --batch-size is per rank.</summary>
+    [JsonIgnore] public int Ranks { get; init; } = 1;
+
+    /// <summary>Bytes of one optimizer step over all ranks (the global batch).</summary>
+    [JsonIgnore] public long BytesPerStep => (long)Context * BatchSize * GradAccum * Ranks;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using MambaByte.Core.Distributed;
+using MambaByte.Core.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MambaByte.Train.Training;
+
+/// <summary>
+/// Data parallelism over MPI for the trainer, as PyTorch DDP does it: rank 0's initial weights are broadcast, each
+/// rank runs forward and backward on its slice of the global batch, and gradients are averaged with a sum-allreduce
+/// (in flat buckets of <see cref="BucketBytes"/>) before clipping, so every rank takes the identical optimizer step.
+/// <see cref="Single"/> (one process, no MPI) makes every call a no-op that returns its input.
+/// </summary>
+public sealed class DataParallel : IDisposable
+{
+    /// <summary>Gradient bucket size: large enough that per-call latency is amortised, small enough to stay in cache-sized copies.</summary>
+    public const long BucketBytes = 4L << 20;
+
+    readonly Mpi? mpi;
+    List<Bucket>? buckets;
+    readonly long[] flag = new long[1];
+    readonly double[] scalar = new double[1];
+
+    DataParallel(Mpi? mpi) => this.mpi = mpi;
+
+    /// <summary>One process without an MPI launcher.</summary>
+    public static DataParallel Single { get; } = new(null);
+
+    /// <summary>MPI when the process was started by an MPI launcher (see <see cref="Mpi.LaunchedByMpi"/>), else <see cref="Single"/>.</summary>
+    public static DataParallel FromEnvironment() => Mpi.LaunchedByMpi() ? new DataParallel(Mpi.Initialize()) : Single;
+
+    public int Rank => mpi?.Rank ?? 0;
+
+    public int Size => mpi?.Size ?? 1;
+
+    public bool IsRoot => Rank == 0;
+
+    public bool IsDistributed => mpi is not null && mpi.Size > 1;
+
+    /// <summary>Wall time spent in <see cref="AverageGradients"/> (copies and allreduce) since the start.</summary>
+    public double AllreduceSeconds { get; private set; }
+
+    /// <summary>Gradient bytes each rank sends into the allreduce per step (set after the first step).</summary>
+    public long GradientBytesPerStep { get; private set; }
+
+    public string Describe() => mpi is null
+        ? "one process"
+        : $"data-parallel over {Size} ranks ({mpi.LibraryVersion}, {mpi.LibraryPath}); global batch = {Size} × --batch-size";
+
+    /// <summary>Copies rank 0's parameters and buffers into every other rank's model, bit for bit.</summary>
+    public void Broadcast(ByteLanguageModel model)
+    {
+        if (!IsDistributed) return;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        foreach ((string _, Tensor tensor) in model.state_dict())
+        {
+            Tensor host = tensor.detach().cpu().contiguous();
+            mpi!.Broadcast(Address(host), host.numel() * host.element_size());
+            tensor.copy_(host);
+        }
+    }
+
+    /// <summary>Replaces every gradient by its mean over the ranks (sum-allreduce of flat buckets, then ÷ ranks).</summary>
+    public void AverageGradients(IReadOnlyList<Parameter> parameters)
+    {
+        if (!IsDistributed) return;
+        var clock = Stopwatch.StartNew();
+        buckets ??= Bucket.Plan(parameters);
+        foreach (Bucket bucket in buckets)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            long offset = 0;
+            foreach (Parameter p in bucket.Parameters)
+            {
+                long n = p.numel();
+                Tensor slot = bucket.Flat.narrow(0, offset, n);
+                Tensor? g = p.grad;
+                if (g is null) slot.zero_();
+                else slot.copy_(g.reshape(-1));
+                offset += n;
+            }
+            mpi!.AllreduceSum(Address(bucket.Flat), bucket.Flat.numel(), bucket.Flat.dtype == float64);
+            bucket.Flat.div_(Size);
+            offset = 0;
+            foreach (Parameter p in bucket.Parameters)
+            {
+                long n = p.numel();
+                Tensor? g = p.grad;
+                g?.copy_(bucket.Flat.narrow(0, offset, n).view_as(g));
+                offset += n;
+            }
+        }
+        GradientBytesPerStep = buckets.Sum(b => b.Flat.numel() * b.Flat.element_size());
+        AllreduceSeconds += clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>True on every rank when it is true on any: the ranks agree on stopping at the same step.</summary>
+    public bool Any(bool local)
+    {
+        if (!IsDistributed) return local;
+        flag[0] = local ? 1 : 0;
+        mpi!.AllreduceMax(flag);
+        return flag[0] != 0;
+    }
+
+    /// <summary>The mean over the ranks of a per-rank number (e.g. the step's loss over each rank's slice).</summary>
+    public double Average(double local)
+    {
+        if (!IsDistributed) return local;
+        scalar[0] = local;
+        mpi!.AllreduceSum(scalar);
+        return scalar[0] / Size;
+    }
+
+    /// <summary>Ends the whole job with <paramref name="code"/> (MPI_Abort); in one process, just exits.</summary>
+    public void Abort(int code)
+    {
+        if (mpi is null) Environment.Exit(code);
+        mpi.Abort(code);
+    }
+
+    static unsafe nint Address(Tensor t)
+    {
+        if (t.device_type != DeviceType.CPU || !t.is_contiguous()) throw new InvalidOperationException("bug: MPI buffers must be contiguous CPU tensors");
+        if (t.numel() == 0) return 0;
+        fixed (byte* first = t.bytes) return (nint)first;
+    }
+
+    public void Dispose()
+    {
+        if (buckets is not null)
+            foreach (Bucket bucket in buckets) bucket.Flat.Dispose();
+        buckets = null;
+        mpi?.Dispose();
+    }
+
+    /// <summary>Parameters whose gradients travel in one flat buffer, in reverse registration order (about the order backward finishes them).</summary>
+    sealed record Bucket(List<Parameter> Parameters, Tensor Flat)
+    {
+        public static List<Bucket> Plan(IReadOnlyList<Parameter> parameters)
+        {
+            var result = new List<Bucket>();
+            foreach (IGrouping<ScalarType, Parameter> group in parameters.Reverse().GroupBy(p => p.dtype))
+            {
+                if (group.Key is not (ScalarType.Float32 or ScalarType.Float64))
+                    throw new NotSupportedException($"data-parallel training averages float32 or float64 gradients; a parameter is {group.Key}");
+                if (group.First().device_type != DeviceType.CPU)
+                    throw new NotSupportedException("data-parallel training over MPI runs on the CPU (the gradient buffers are host memory)");
+                var members = new List<Parameter>();
+                long elements = 0, elementBytes = group.Key == ScalarType.Float64 ? 8 : 4;
+                foreach (Parameter p in group)
+                {
+                    if (members.Count > 0 && (elements + p.numel()) * elementBytes > BucketBytes)
+                    {
+                        result.Add(new Bucket(members, zeros(elements, dtype: group.Key).DetachFromDisposeScope()));
+                        members = [];
+                        elements = 0;
+                    }
+                    members.Add(p);
+                    elements += p.numel();
+                }
+                if (members.Count > 0) result.Add(new Bucket(members, zeros(elements, dtype: group.Key).DetachFromDisposeScope()));
+            }
+            return result;
+        }
+    }
+}
