@@ -86,7 +86,7 @@ public static class TrainCommand
             // SIGINT/SIGTERM: finish the current step, save a checkpoint, exit 0.
             using var stop = new StopSignals(cancellationToken, error);
 
-            using var data = new TrainingData(merged);
+            using var data = parallel.RootFirst(() => new TrainingData(merged));
             TrainingServices services = data.Services(parallel);
             bool interactive = parallel.IsRoot && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             TrainingOutcome outcome;

@@ -116,6 +116,20 @@ public sealed class DataParallel : IDisposable
         return scalar[0] / Size;
     }
 
+    /// <summary>
+    /// Runs <paramref name="open"/> on rank 0 first and on the others after it (a barrier between): a shipped dataset
+    /// is prepared into its cache once, by rank 0, instead of by every rank at the same time.
+    /// </summary>
+    public T RootFirst<T>(Func<T> open)
+    {
+        if (!IsDistributed) return open();
+        T result = default!;
+        if (IsRoot) result = open();
+        mpi!.Barrier();
+        if (!IsRoot) result = open();
+        return result;
+    }
+
     /// <summary>Ends the whole job with <paramref name="code"/> (MPI_Abort); in one process, just exits.</summary>
     public void Abort(int code)
     {
