@@ -79,7 +79,8 @@ public sealed unsafe class Mpi : IDisposable
         fixed (byte* p = buffer)
             Check(native, native.GetLibraryVersion(p, &length), "MPI_Get_library_version");
         string text = Encoding.ASCII.GetString(buffer, 0, Math.Clamp(length, 0, buffer.Length)).TrimEnd('\0');
-        return text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "unknown";
+        string first = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "unknown";
+        return string.Join(' ', first.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
     }
 
     static void Check(MpiNative native, int code, string call)

@@ -47,7 +47,7 @@ public sealed class DataParallel : IDisposable
 
     public string Describe() => mpi is null
         ? "one process"
-        : $"data-parallel over {Size} ranks ({mpi.LibraryVersion}, {mpi.LibraryPath}); global batch = {Size} × --batch-size";
+        : $"data-parallel over {Size} rank{(Size == 1 ? "" : "s")} ({mpi.LibraryVersion}, {mpi.LibraryPath}); global batch = {Size} × --batch-size";
 
     /// <summary>Copies rank 0's parameters and buffers into every other rank's model, bit for bit.</summary>
     public void Broadcast(ByteLanguageModel model)
