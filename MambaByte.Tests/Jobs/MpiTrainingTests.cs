@@ -128,6 +128,24 @@ public sealed class MpiTrainingTests
         Assert.Equal(8560, model.ParameterCount);
     }
 
+    [Fact]
+    public void A_rank_that_hangs_makes_the_others_abort_the_job_after_the_collective_timeout()
+    {
+        using var temp = new TempDir();
+        using var job = Job.Start(2, [.. Common, "--max-steps", "100000", "--checkpoint-every", "0", "--batch-size", "2", "--out", temp.File("run")],
+            new Dictionary<string, string> { ["MAMBABYTE_MPI_TIMEOUT"] = "20" });
+        job.WaitForLine("step 3/");
+        int stopped = job.RankPid(1);
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, kill(stopped, 19));   // SIGSTOP: alive but silent, which the launcher cannot see
+        Result result = job.Finish(TimeSpan.FromSeconds(120));
+
+        Assert.InRange(clock.Elapsed.TotalSeconds, 19, 120);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("mambabyte: error: rank 0 of 2: no answer from the other ranks for 20 s in the ", result.Stderr);
+        Assert.Contains("aborting all ranks", result.Stderr);
+    }
+
     [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int signal);
 
@@ -152,7 +170,7 @@ public sealed class MpiTrainingTests
         readonly Task<string> stderr;
         readonly string tag = Guid.NewGuid().ToString("N");
 
-        Job(int ranks, string[] args)
+        Job(int ranks, string[] args, Dictionary<string, string>? environment)
         {
             var start = new ProcessStartInfo(ranks == 1 ? "dotnet" : Mpiexec())
             {
@@ -167,11 +185,12 @@ public sealed class MpiTrainingTests
             foreach (string a in args) start.ArgumentList.Add(a);
             start.Environment["OMP_NUM_THREADS"] = "1";
             start.Environment["MAMBABYTE_TEST_TAG"] = tag;
+            foreach ((string name, string value) in environment ?? []) start.Environment[name] = value;
             process = Process.Start(start)!;
             stderr = process.StandardError.ReadToEndAsync();
         }
 
-        public static Job Start(int ranks, string[] args) => new(ranks, args);
+        public static Job Start(int ranks, string[] args, Dictionary<string, string>? environment = null) => new(ranks, args, environment);
 
         static string Mpiexec()
         {

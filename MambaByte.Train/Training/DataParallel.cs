@@ -18,12 +18,57 @@ public sealed class DataParallel : IDisposable
     /// <summary>Gradient bucket size: large enough that per-call latency is amortised, small enough to stay in cache-sized copies.</summary>
     public const long BucketBytes = 4L << 20;
 
+    /// <summary>Seconds a rank may wait inside one collective before it gives up on the others (0: forever).</summary>
+    public const double DefaultTimeoutSeconds = 1800;
+
     readonly Mpi? mpi;
+    readonly double timeoutSeconds;
+    readonly Thread? watchdog;
+    readonly CancellationTokenSource watchdogStop = new();
+    long collectiveStarted;          // Stopwatch timestamp of the collective in progress, 0 when none
+    string collectiveName = "";
     List<Bucket>? buckets;
     readonly long[] flag = new long[1];
     readonly double[] scalar = new double[1];
 
-    DataParallel(Mpi? mpi) => this.mpi = mpi;
+    DataParallel(Mpi? mpi)
+    {
+        this.mpi = mpi;
+        if (mpi is null || mpi.Size < 2) return;
+        string? setting = Environment.GetEnvironmentVariable("MAMBABYTE_MPI_TIMEOUT");
+        timeoutSeconds = string.IsNullOrEmpty(setting) ? DefaultTimeoutSeconds
+            : double.TryParse(setting, System.Globalization.CultureInfo.InvariantCulture, out double seconds) && seconds >= 0 ? seconds
+            : throw new ArgumentException($"MAMBABYTE_MPI_TIMEOUT={setting}: expected seconds (0 = no timeout)");
+        if (timeoutSeconds > 0)
+        {
+            watchdog = new Thread(Watch) { IsBackground = true, Name = "MPI collective watchdog" };
+            watchdog.Start();
+        }
+    }
+
+    /// <summary>
+    /// A rank that hangs (stopped, deadlocked, a dead node whose launcher did not notice) leaves the others blocked
+    /// in a collective: after <c>MAMBABYTE_MPI_TIMEOUT</c> seconds this says so and aborts the whole job.
+    /// </summary>
+    void Watch()
+    {
+        while (!watchdogStop.Token.WaitHandle.WaitOne(250))
+        {
+            long started = Interlocked.Read(ref collectiveStarted);
+            if (started == 0 || Stopwatch.GetElapsedTime(started).TotalSeconds < timeoutSeconds) continue;
+            Console.Error.WriteLine($"mambabyte: error: rank {Rank} of {Size}: no answer from the other ranks for {timeoutSeconds:0.#} s in {collectiveName} (MAMBABYTE_MPI_TIMEOUT); a rank hangs or died; aborting all ranks");
+            Console.Error.Flush();
+            mpi!.Abort(2);
+        }
+    }
+
+    void Collective(string name, Action call)
+    {
+        collectiveName = name;
+        Interlocked.Exchange(ref collectiveStarted, Stopwatch.GetTimestamp());
+        try { call(); }
+        finally { Interlocked.Exchange(ref collectiveStarted, 0); }
+    }
 
     /// <summary>One process without an MPI launcher.</summary>
     public static DataParallel Single { get; } = new(null);
@@ -58,7 +103,7 @@ public sealed class DataParallel : IDisposable
         foreach ((string _, Tensor tensor) in model.state_dict())
         {
             Tensor host = tensor.detach().cpu().contiguous();
-            mpi!.Broadcast(Address(host), host.numel() * host.element_size());
+            Collective("the weight broadcast", () => mpi!.Broadcast(Address(host), host.numel() * host.element_size()));
             tensor.copy_(host);
         }
     }
@@ -83,7 +128,7 @@ public sealed class DataParallel : IDisposable
                 else slot.copy_(g.reshape(-1));
                 offset += n;
             }
-            mpi!.AllreduceSum(Address(bucket.Flat), bucket.Flat.numel(), bucket.Flat.dtype == float64);
+            Collective("the gradient allreduce", () => mpi!.AllreduceSum(Address(bucket.Flat), bucket.Flat.numel(), bucket.Flat.dtype == float64));
             bucket.Flat.div_(Size);
             offset = 0;
             foreach (Parameter p in bucket.Parameters)
@@ -103,7 +148,7 @@ public sealed class DataParallel : IDisposable
     {
         if (!IsDistributed) return local;
         flag[0] = local ? 1 : 0;
-        mpi!.AllreduceMax(flag);
+        Collective("the stop-flag allreduce", () => mpi!.AllreduceMax(flag));
         return flag[0] != 0;
     }
 
@@ -112,7 +157,7 @@ public sealed class DataParallel : IDisposable
     {
         if (!IsDistributed) return local;
         scalar[0] = local;
-        mpi!.AllreduceSum(scalar);
+        Collective("the loss allreduce", () => mpi!.AllreduceSum(scalar));
         return scalar[0] / Size;
     }
 
@@ -125,7 +170,7 @@ public sealed class DataParallel : IDisposable
         if (!IsDistributed) return open();
         T result = default!;
         if (IsRoot) result = open();
-        mpi!.Barrier();
+        Collective("the barrier after rank 0 opened the data", () => mpi!.Barrier());
         if (!IsRoot) result = open();
         return result;
     }
@@ -146,6 +191,8 @@ public sealed class DataParallel : IDisposable
 
     public void Dispose()
     {
+        watchdogStop.Cancel();
+        watchdog?.Join();
         if (buckets is not null)
             foreach (Bucket bucket in buckets) bucket.Flat.Dispose();
         buckets = null;
