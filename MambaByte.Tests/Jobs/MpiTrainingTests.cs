@@ -93,7 +93,7 @@ public sealed class MpiTrainingTests
     {
         using var temp = new TempDir();
         string run = temp.File("run");
-        using var job = Job.Start(2, [.. Common, "--max-steps", "100000", "--checkpoint-every", "0", "--batch-size", "2", "--out", run]);
+        using var job = Job.Start(2, ["train", .. Common, "--max-steps", "100000", "--checkpoint-every", "0", "--batch-size", "2", "--out", run]);
         job.WaitForLine("step 3/");
         Assert.Equal(0, kill(job.RankPid(1), 15));   // SIGTERM to rank 1 only
         Result result = job.Finish(TimeSpan.FromSeconds(120));
@@ -111,7 +111,7 @@ public sealed class MpiTrainingTests
     {
         using var temp = new TempDir();
         string run = temp.File("run");
-        using var job = Job.Start(2, [.. Common, "--max-steps", "100000", "--checkpoint-every", "2", "--batch-size", "2", "--out", run]);
+        using var job = Job.Start(2, ["train", .. Common, "--max-steps", "100000", "--checkpoint-every", "2", "--batch-size", "2", "--out", run]);
         job.WaitForLine("step 5/");
         var clock = Stopwatch.StartNew();
         Process.GetProcessById(job.RankPid(1)).Kill();   // SIGKILL: no chance to say goodbye
@@ -132,7 +132,7 @@ public sealed class MpiTrainingTests
     public void A_rank_that_hangs_makes_the_others_abort_the_job_after_the_collective_timeout()
     {
         using var temp = new TempDir();
-        using var job = Job.Start(2, [.. Common, "--max-steps", "100000", "--checkpoint-every", "0", "--batch-size", "2", "--out", temp.File("run")],
+        using var job = Job.Start(2, ["train", .. Common, "--max-steps", "100000", "--checkpoint-every", "0", "--batch-size", "2", "--out", temp.File("run")],
             new Dictionary<string, string> { ["MAMBABYTE_MPI_TIMEOUT"] = "20" });
         job.WaitForLine("step 3/");
         int stopped = job.RankPid(1);
@@ -146,6 +146,36 @@ public sealed class MpiTrainingTests
         Assert.Contains("aborting all ranks", result.Stderr);
     }
 
+    /// <summary>
+    /// <c>mpiexec -n 2 mambabyte compare</c> trains each architecture data-parallel: the FLOPs budget buys the same
+    /// steps of the same global batch as one process with twice the batch, the losses agree to float32 summation
+    /// order, and rank 0 alone writes the report.
+    /// </summary>
+    [Fact]
+    public void Compare_under_two_ranks_trains_like_one_process_with_the_global_batch()
+    {
+        using var temp = new TempDir();
+        string[] Args(string batch, string dir) =>
+        [
+            "compare", "--data", "kjv", "--archs", "mamba", "--match", "params", "--size", "1", "--budget-flops", "1.5e8",
+            "--context", "32", "--batch", batch, "--seed", "5", "--device", "cpu", "--out", temp.File(dir), "--evaluations", "2",
+            "--eval-bytes", "256", "--test-bytes", "512", "--gen-positions", "8", "--gen-bytes", "2",
+        ];
+        Result two, one;
+        using (var job = Job.Start(2, Args("2", "two"))) two = job.Finish(TimeSpan.FromMinutes(5));
+        using (var job = Job.Start(1, Args("4", "one"))) one = job.Finish(TimeSpan.FromMinutes(5));
+        Assert.True(two.ExitCode == 0, two.Describe());
+        Assert.True(one.ExitCode == 0, one.Describe());
+        Assert.Equal(1, Lines(two.Stdout).Count(l => l.StartsWith("report ", StringComparison.Ordinal)));
+        Assert.True(File.Exists(Path.Combine(temp.File("two"), "report.md")));
+
+        List<MetricsRow> Rows(string dir) => MetricsLog.Read(Path.Combine(temp.File(dir), "runs", "mamba", "metrics.csv")).Where(r => r.Kind == "train").ToList();
+        List<MetricsRow> a = Rows("two"), b = Rows("one");
+        Assert.True(a.Count >= 2);
+        Assert.Equal(b.Select(r => (r.Step, r.Bytes)), a.Select(r => (r.Step, r.Bytes)));
+        for (int i = 0; i < a.Count; i++) Assert.True(Math.Abs(a[i].Loss - b[i].Loss) < 1e-5, $"row {i}: {a[i].Loss} vs {b[i].Loss}");
+    }
+
     [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int signal);
 
@@ -153,7 +183,7 @@ public sealed class MpiTrainingTests
 
     static Result Train(int ranks, string[] args)
     {
-        using var job = Job.Start(ranks, [.. Common, .. args]);
+        using var job = Job.Start(ranks, ["train", .. Common, .. args]);
         return job.Finish(TimeSpan.FromMinutes(5));
     }
 
@@ -181,7 +211,6 @@ public sealed class MpiTrainingTests
             if (ranks > 1) foreach (string a in new[] { "-n", ranks.ToString() }) start.ArgumentList.Add(a);
             if (ranks > 1) start.ArgumentList.Add("dotnet");
             start.ArgumentList.Add(Dll);
-            start.ArgumentList.Add("train");
             foreach (string a in args) start.ArgumentList.Add(a);
             start.Environment["OMP_NUM_THREADS"] = "1";
             start.Environment["MAMBABYTE_TEST_TAG"] = tag;

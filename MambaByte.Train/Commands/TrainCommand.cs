@@ -34,21 +34,7 @@ public static class TrainCommand
             using DataParallel parallel = DataParallel.FromEnvironment();
             TextWriter output = parallel.IsRoot ? parse.InvocationConfiguration.Output : TextWriter.Null;
             TextWriter error = parse.InvocationConfiguration.Error;
-            if (!parallel.IsDistributed) return Train(parse, cancellationToken, parallel, output, error);
-            try
-            {
-                return Train(parse, cancellationToken, parallel, output, error);
-            }
-            catch (Exception e)
-            {
-                // The other ranks would wait forever in their next collective: end the whole job.
-                string kind = CommandLineErrors.IsUserError(e) ? "" : $"{e.GetType().Name}: ";
-                error.WriteLine($"mambabyte: error: rank {parallel.Rank} of {parallel.Size}: {kind}{e.Message.ReplaceLineEndings(" ").Trim()}; aborting all ranks");
-                if (Environment.GetEnvironmentVariable("MAMBABYTE_DEBUG") == "1") error.WriteLine(e);
-                error.Flush();
-                parallel.Abort(1);
-                return Task.FromResult(1);
-            }
+            return Task.FromResult(parallel.RunOrAbort(() => Train(parse, cancellationToken, parallel, output, error).Result, error));
         });
         return command;
 

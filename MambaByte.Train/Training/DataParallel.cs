@@ -175,6 +175,28 @@ public sealed class DataParallel : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Runs a command's work; under MPI an exception on this rank is printed as one line naming the rank and ends
+    /// the whole job with MPI_Abort (the other ranks would otherwise wait forever in their next collective).
+    /// </summary>
+    public int RunOrAbort(Func<int> action, TextWriter error)
+    {
+        if (!IsDistributed) return action();
+        try
+        {
+            return action();
+        }
+        catch (Exception e)
+        {
+            string kind = CommandLineErrors.IsUserError(e) ? "" : $"{e.GetType().Name}: ";
+            error.WriteLine($"mambabyte: error: rank {Rank} of {Size}: {kind}{e.Message.ReplaceLineEndings(" ").Trim()}; aborting all ranks");
+            if (Environment.GetEnvironmentVariable("MAMBABYTE_DEBUG") == "1") error.WriteLine(e);
+            error.Flush();
+            Abort(1);
+            return 1;
+        }
+    }
+
     /// <summary>Ends the whole job with <paramref name="code"/> (MPI_Abort); in one process, just exits.</summary>
     public void Abort(int code)
     {
