@@ -176,6 +176,38 @@ public sealed class MpiTrainingTests
         for (int i = 0; i < a.Count; i++) Assert.True(Math.Abs(a[i].Loss - b[i].Loss) < 1e-5, $"row {i}: {a[i].Loss} vs {b[i].Loss}");
     }
 
+    /// <summary>
+    /// The library check at start-up, with a launch simulated by PMI_RANK/PMI_SIZE (what Hydra sets): a missing
+    /// library and a library without the MPI symbols each end with one line naming it and exit 1; without the
+    /// launcher's variables MPI is never loaded, so the same bogus setting trains as before.
+    /// </summary>
+    [Theory]
+    [InlineData("libmambabyte-no-such-mpi.so.12", true, "mambabyte: error: MPI: launched under an MPI launcher but no MPICH-ABI library loads (libmambabyte-no-such-mpi.so.12)")]
+    [InlineData("libc.so.6", true, "mambabyte: error: MPI: libc.so.6 has no MPI_Initialized: not an MPI-3 library with the MPICH ABI")]
+    [InlineData("libmambabyte-no-such-mpi.so.12", false, null)]
+    public void A_missing_or_foreign_MPI_library_is_one_clear_error_and_a_plain_process_never_loads_it(string library, bool launched, string? message)
+    {
+        using var temp = new TempDir();
+        var environment = new Dictionary<string, string> { ["MAMBABYTE_MPI_LIBRARY"] = library };
+        if (launched)
+        {
+            environment["PMI_RANK"] = "0";
+            environment["PMI_SIZE"] = "1";
+        }
+        using var job = Job.Start(1, ["train", .. Common, "--max-steps", "1", "--batch-size", "1", "--out", temp.File("run")], environment);
+        Result result = job.Finish(TimeSpan.FromMinutes(2));
+        if (message is null)
+        {
+            Assert.True(result.ExitCode == 0, result.Describe());
+            return;
+        }
+        Assert.Equal(1, result.ExitCode);
+        string[] errors = Lines(result.Stderr).Where(l => l.Length > 0).ToArray();
+        Assert.Single(errors);
+        Assert.StartsWith(message, errors[0]);
+        Assert.False(Directory.Exists(temp.File("run")));   // nothing was started
+    }
+
     [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int signal);
 
