@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
+using MambaByte.Core.Ops;
 using MambaByte.Train.Models;
 using MambaByte.Train.Training;
 using TorchSharp.Modules;
@@ -27,6 +28,7 @@ public static class MpiScaling
         using DataParallel parallel = DataParallel.FromEnvironment();
         TorchRuntime.EnsureLoaded();
         set_num_threads(1);
+        FusedMixer.Threads = 1;   // one thread per rank in all: the fused scan kernels would otherwise use every core
         var options = new TrainOptions { Arch = "mamba", Preset = preset, Context = context, BatchSize = 1, Ranks = parallel.Size };
         manual_seed(options.Seed);
         using ByteLanguageModel model = ModelBuilder.FromOptions(options);

@@ -74,6 +74,7 @@ public static class CompareCommand
                 GenerationBytes = parse.GetValue(genBytes),
                 CacheDir = parse.GetValue(cacheDir) ?? "",
             };
+            if (parallel.IsDistributed) output.WriteLine($"compare: {parallel.Describe()}; {parallel.ShareCores()}");
             string commandLine = "mambabyte " + string.Join(" ", parse.Tokens.Select(t => Quote(t.Value)));
 
             // SIGINT/SIGTERM: the running architecture saves a checkpoint at the next step; the same command resumes.

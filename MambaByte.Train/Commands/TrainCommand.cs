@@ -67,7 +67,7 @@ public static class TrainCommand
             output.WriteLine("mambabyte train: options");
             foreach (string line in TrainOptionsLoader.Lines(merged)) output.WriteLine(line);
             if (resumeFrom is not null) output.WriteLine($"  resume from    {resumeFrom}");
-            if (parallel.IsDistributed) output.WriteLine($"  ranks          {parallel.Describe()}");
+            if (parallel.IsDistributed) output.WriteLine($"  ranks          {parallel.Describe()}; {parallel.ShareCores()}");
 
             // SIGINT/SIGTERM: finish the current step, save a checkpoint, exit 0.
             using var stop = new StopSignals(cancellationToken, error);

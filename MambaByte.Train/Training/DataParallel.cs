@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using MambaByte.Core.Distributed;
 using MambaByte.Core.Models;
+using MambaByte.Core.Native;
+using MambaByte.Core.Ops;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -159,6 +161,23 @@ public sealed class DataParallel : IDisposable
         scalar[0] = local;
         Collective("the loss allreduce", () => mpi!.AllreduceSum(scalar));
         return scalar[0] / Size;
+    }
+
+    /// <summary>
+    /// Ranks on one machine share its cores: each rank's libtorch threads (unless OMP_NUM_THREADS says otherwise) and
+    /// fused-kernel threads become cores ÷ ranks on this node (MPI_LOCALNRANKS, set by Hydra), as torchrun does, so
+    /// N ranks do not run N × cores threads. Returns what was set.
+    /// </summary>
+    public string ShareCores()
+    {
+        if (!IsDistributed) return "";
+        int local = int.TryParse(Environment.GetEnvironmentVariable("MPI_LOCALNRANKS"), out int n) && n >= 1 ? n : 1;
+        int threads = Math.Max(1, Environment.ProcessorCount / local);
+        TorchRuntime.EnsureLoaded();
+        FusedMixer.Threads = threads;
+        bool ompGiven = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMP_NUM_THREADS"));
+        if (!ompGiven) set_num_threads(threads);
+        return $"{local} rank(s) on this node: {(ompGiven ? $"torch threads from OMP_NUM_THREADS ({get_num_threads()})" : $"{threads} torch thread(s)")} and {threads} fused-kernel thread(s) per rank";
     }
 
     /// <summary>

@@ -194,7 +194,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
                     double loss = parallel.Average(stepLoss.item<float>());
                     double now = clock.Elapsed.TotalSeconds;
                     double bytesPerSecond = intervalBytes / Math.Max(1e-9, now - intervalStart);
-                    double mfu = flopsPerByte * bytesPerSecond / peak;
+                    double mfu = flopsPerByte * bytesPerSecond / (peak * parallel.Size);   // bytes/s count all ranks
                     metrics?.Write(new MetricsRow("train", step, bytesSeen, loss, loss / Math.Log(2), lr, bytesPerSecond, mfu, Elapsed(), options.TrainSplit));
                     tensorboard?.add_scalar("train/loss", (float)loss, (int)step);
                     tensorboard?.add_scalar("train/bits_per_byte", (float)(loss / Math.Log(2)), (int)step);
