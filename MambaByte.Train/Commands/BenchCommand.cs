@@ -18,13 +18,31 @@ public static class BenchCommand
         var json = new Option<string?>("--json") { Description = "also write every figure to this JSON file" };
         var device = new Option<string>("--device") { Description = DeviceOption.Help, DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int>("--threads") { Description = "torch intra-op threads (0: libtorch's default)", DefaultValueFactory = _ => 0 };
+        var mpi = new Option<bool>("--mpi") { Description = "one rank of a data-parallel training measurement (run under mpiexec; --mpi-scaling starts it)" };
+        var mpiScaling = new Option<bool>("--mpi-scaling") { Description = "only the MPI scaling section: mpiexec -n 1 and -n 2, bytes/s, efficiency, allreduce time" };
+        var mpiPreset = new Option<string>("--mpi-preset") { Description = "Mamba preset of the MPI scaling section", DefaultValueFactory = _ => "medium" };
+        var mpiContext = new Option<int>("--mpi-context") { Description = "window length of the MPI scaling section", DefaultValueFactory = _ => 1024 };
+        var mpiSteps = new Option<int>("--mpi-steps") { Description = "timed steps per MPI run (after 2 warm-up steps)", DefaultValueFactory = _ => 4 };
+        var mpiRounds = new Option<int>("--mpi-rounds") { Description = "1-rank and 2-rank runs alternate this many times; the fastest of each is kept", DefaultValueFactory = _ => 1 };
         var command = new Command("bench", "Measure matmul GFLOP/s, selective scans, training bytes/s and MFU, and generation latency; check the targets")
         {
-            quick, json, device, threads,
+            quick, json, device, threads, mpi, mpiScaling, mpiPreset, mpiContext, mpiSteps, mpiRounds,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             TextWriter output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(mpi) || parse.GetValue(mpiScaling))
+            {
+                string preset = parse.GetValue(mpiPreset)!;
+                int context = parse.GetValue(mpiContext), steps = parse.GetValue(mpiSteps), rounds = parse.GetValue(mpiRounds);
+                if (context < 1 || steps < 1 || rounds < 1) throw new ArgumentException("--mpi-context, --mpi-steps and --mpi-rounds must be at least 1");
+                if (parse.GetValue(mpi)) return Task.FromResult(MpiScaling.RunRank(preset, context, steps, output));
+                (MpiScalingRow one, MpiScalingRow two, TargetCheck check) = MpiScaling.Run(preset, context, steps, rounds, line => { output.WriteLine(line); output.Flush(); });
+                foreach (string line in MpiScaling.Table(one, two, check)) output.WriteLine(line);
+                string? mpiJson = parse.GetValue(json);
+                if (mpiJson is not null) File.WriteAllText(mpiJson, JsonSerializer.Serialize(new { one, two, target = check }, new JsonSerializerOptions { WriteIndented = true }));
+                return Task.FromResult(0);
+            }
             TorchRuntime.EnsureLoaded();
             int threadCount = parse.GetValue(threads);
             if (threadCount < 0) throw new ArgumentException($"--threads must be 0 or positive, got {threadCount}");

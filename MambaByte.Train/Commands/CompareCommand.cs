@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using MambaByte.Core.Native;
 using MambaByte.Train.Compare;
+using MambaByte.Train.Training;
 
 namespace MambaByte.Train.Commands;
 
@@ -41,8 +42,16 @@ public static class CompareCommand
         };
         command.SetAction((parse, cancellationToken) =>
         {
-            TextWriter output = parse.InvocationConfiguration.Output;
+            // Under mpiexec every architecture trains data-parallel; rank 0 alone prints, scores and writes the report.
+            using DataParallel parallel = DataParallel.FromEnvironment();
+            TextWriter output = parallel.IsRoot ? parse.InvocationConfiguration.Output : TextWriter.Null;
             TextWriter error = parse.InvocationConfiguration.Error;
+            return Task.FromResult(parallel.RunOrAbort(() => Compare(parse, cancellationToken, parallel, output, error), error));
+        });
+        return command;
+
+        int Compare(ParseResult parse, CancellationToken cancellationToken, DataParallel parallel, TextWriter output, TextWriter error)
+        {
             var options = new ComparisonOptions
             {
                 Data = parse.GetValue(data)!,
@@ -65,22 +74,22 @@ public static class CompareCommand
                 GenerationBytes = parse.GetValue(genBytes),
                 CacheDir = parse.GetValue(cacheDir) ?? "",
             };
+            if (parallel.IsDistributed) output.WriteLine($"compare: {parallel.Describe()}; {parallel.ShareCores()}");
             string commandLine = "mambabyte " + string.Join(" ", parse.Tokens.Select(t => Quote(t.Value)));
 
             // SIGINT/SIGTERM: the running architecture saves a checkpoint at the next step; the same command resumes.
             using var stop = new StopSignals(cancellationToken, error);
 
-            ComparisonReport? report = new ComparisonRunner(options, output).Run(commandLine, stop.Token);
+            ComparisonReport? report = new ComparisonRunner(options, output) { Parallel = parallel }.Run(commandLine, stop.Token);
             if (report is null)
             {
                 output.WriteLine("compare: interrupted; run the same command again to resume");
-                return Task.FromResult(0);
+                return 0;
             }
             string directory = Path.GetFullPath(options.Out);
             output.WriteLine($"report   {Path.Combine(directory, ComparisonReportWriter.MarkdownFile)} (+ {ComparisonReportWriter.JsonFile}, {ComparisonPlots.FlopsChart}, {ComparisonPlots.TimeChart}, {ComparisonPlots.GenerationChart})");
-            return Task.FromResult(0);
-        });
-        return command;
+            return 0;
+        }
     }
 
     static List<string> SplitList(string text) =>

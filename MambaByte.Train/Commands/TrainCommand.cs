@@ -31,8 +31,16 @@ public static class TrainCommand
 
         command.SetAction((parse, cancellationToken) =>
         {
-            TextWriter output = parse.InvocationConfiguration.Output;
+            // Under mpiexec every rank runs this; rank 0 alone prints, writes checkpoints, metrics and TensorBoard.
+            using DataParallel parallel = DataParallel.FromEnvironment();
+            TextWriter output = parallel.IsRoot ? parse.InvocationConfiguration.Output : TextWriter.Null;
             TextWriter error = parse.InvocationConfiguration.Error;
+            return Task.FromResult(parallel.RunOrAbort(() => Train(parse, cancellationToken, parallel, output, error).Result, error));
+        });
+        return command;
+
+        Task<int> Train(ParseResult parse, CancellationToken cancellationToken, DataParallel parallel, TextWriter output, TextWriter error)
+        {
             var given = new Dictionary<string, string>();
             foreach ((string name, Option<string> option) in options)
                 if (parse.GetValue(option) is { } value) given[name] = value;
@@ -56,18 +64,19 @@ public static class TrainCommand
                 layer = TrainOptionsLoader.ReadConfig(configPath);
                 layerSource = configPath;
             }
-            TrainOptions merged = TrainOptionsLoader.Merge(layer, layerSource, given);
+            TrainOptions merged = TrainOptionsLoader.Merge(layer, layerSource, given) with { Ranks = parallel.Size };
 
             output.WriteLine("mambabyte train: options");
             foreach (string line in TrainOptionsLoader.Lines(merged)) output.WriteLine(line);
             if (resumeFrom is not null) output.WriteLine($"  resume from    {resumeFrom}");
+            if (parallel.IsDistributed) output.WriteLine($"  ranks          {parallel.Describe()}; {parallel.ShareCores()}");
 
             // SIGINT/SIGTERM: finish the current step, save a checkpoint, exit 0.
             using var stop = new StopSignals(cancellationToken, error);
 
-            using var data = new TrainingData(merged);
-            TrainingServices services = data.Services();
-            bool interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+            using var data = parallel.RootFirst(() => new TrainingData(merged));
+            TrainingServices services = data.Services(parallel);
+            bool interactive = parallel.IsRoot && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             TrainingOutcome outcome;
             if (interactive)
             {
@@ -86,8 +95,7 @@ public static class TrainCommand
             }
             (outcome.ExitCode == 0 ? output : error).WriteLine(outcome.ExitCode == 0 ? outcome.Message : $"mambabyte: error: {outcome.Message}");
             return Task.FromResult(outcome.ExitCode);
-        });
-        return command;
+        }
     }
 
     static string Display(JsonNode? value) =>

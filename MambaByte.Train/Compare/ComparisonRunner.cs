@@ -29,7 +29,10 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
     /// <summary>The run directory of one architecture.</summary>
     public static string RunDirectory(string outDirectory, string architecture) => Path.Combine(Path.GetFullPath(outDirectory), "runs", architecture);
 
-    /// <summary>The comparison's report, or null when training was interrupted (run the same command again to resume).</summary>
+    /// <summary>The ranks that train each architecture together under mpiexec (rank 0 alone scores and reports).</summary>
+    public DataParallel Parallel { get; init; } = DataParallel.Single;
+
+    /// <summary>The comparison's report, or null when training was interrupted (run the same command again to resume), and on MPI ranks other than 0.</summary>
     public ComparisonReport? Run(string commandLine, CancellationToken cancellationToken = default)
     {
         options.Validate();
@@ -50,6 +53,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
             if (trained is null) return null;
             trainedNow[m.Architecture] = trained.Value;
         }
+        if (!Parallel.IsRoot) return null;   // scoring, generation speed and the report are rank 0's
 
         using ByteStore store = DatasetResolver.Resolve(options.Data, string.IsNullOrEmpty(options.CacheDir) ? null : options.CacheDir);
         if (!store.SplitNames.Contains(options.TestSplit))
@@ -103,9 +107,12 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
     bool? Train(MatchedModel model, CancellationToken cancellationToken)
     {
         string runDirectory = RunDirectory(options.Out, model.Architecture);
-        Directory.CreateDirectory(runDirectory);
-        string configPath = WriteModelConfig(model, runDirectory);
-        TrainOptions train = TrainOptionsFor(model, configPath);
+        string configPath = Parallel.RootFirst(() =>
+        {
+            Directory.CreateDirectory(runDirectory);
+            return WriteModelConfig(model, runDirectory);
+        });
+        TrainOptions train = TrainOptionsFor(model, configPath) with { Ranks = Parallel.Size };   // budgets count the global batch
 
         string? checkpoint = Directory.Exists(Path.Combine(runDirectory, "checkpoints")) ? TryResolve(runDirectory) : null;
         TrainerState? state = checkpoint is null ? null : Trainer.ReadState(checkpoint);
@@ -133,8 +140,8 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
             ? $"{model.Architecture}: training in {runDirectory}"
             : $"{model.Architecture}: resuming {checkpoint}");
         PhaseStarted?.Invoke($"train {model.Architecture}");
-        using var data = new TrainingData(train);
-        TrainingOutcome outcome = new Trainer(train, data.Services(), new PlainProgress(output)).Run(checkpoint, cancellationToken);
+        using var data = Parallel.RootFirst(() => new TrainingData(train));
+        TrainingOutcome outcome = new Trainer(train, data.Services(Parallel), new PlainProgress(output)).Run(checkpoint, cancellationToken);
         output.WriteLine($"{model.Architecture}: {outcome.Message}");
         return outcome.Reason switch
         {

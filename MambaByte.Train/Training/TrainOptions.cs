@@ -21,7 +21,7 @@ public sealed record TrainOptions
     [Description("cpu, cuda, cuda:N or auto")] public string Device { get; init; } = "auto";
     [Description("float32, bfloat16 (mixed precision: bf16 matrix products, fp32 master weights, optimizer, A_log, D, dt bias, norms and residual), or auto (bfloat16 where its matmul measures faster)")] public string Dtype { get; init; } = "float32";
     [Description("bytes per training window")] public int Context { get; init; } = 256;
-    [Description("windows per micro-batch (with --carry-state: lanes, each reading its own document stream)")] public int BatchSize { get; init; } = 8;
+    [Description("windows per micro-batch (with --carry-state: lanes, each reading its own document stream; per rank under mpiexec: the global batch is ranks × this)")] public int BatchSize { get; init; } = 8;
     [Description("micro-batches per optimizer step")] public int GradAccum { get; init; } = 1;
     [Description("Mamba: each lane reads its documents window after window with the conv and SSM state carried across windows, reset to zero at every document start")] public bool CarryState { get; init; }
     [Description("with --carry-state: windows a gradient flows back through before the carried state is detached (one micro-batch holds them)")] public int BpttWindows { get; init; } = 1;
@@ -48,7 +48,11 @@ public sealed record TrainOptions
     /// <summary>Bytes of one micro-batch row: a window, or with --carry-state the --bptt-windows windows trained as one graph.</summary>
     [JsonIgnore] public int RowLength => CarryState ? Context * BpttWindows : Context;
 
-    [JsonIgnore] public long BytesPerStep => (long)RowLength * BatchSize * GradAccum;
+    /// <summary>MPI ranks training together (set from the launcher, not an option): --batch-size is per rank.</summary>
+    [JsonIgnore] public int Ranks { get; init; } = 1;
+
+    /// <summary>Bytes of one optimizer step over all ranks (the global batch).</summary>
+    [JsonIgnore] public long BytesPerStep => (long)RowLength * BatchSize * GradAccum * Ranks;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()

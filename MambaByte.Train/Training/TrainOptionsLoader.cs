@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace MambaByte.Train.Training;
 
@@ -23,7 +24,7 @@ public static class TrainOptionsLoader
     /// <summary>Each option: its kebab-case name, CLR type and help text, in declaration order.</summary>
     public static IReadOnlyList<(string Name, Type Type, string Description, PropertyInfo Property)> Describe() =>
         typeof(TrainOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite)
+            .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
             .Select(p => (JsonNamingPolicy.KebabCaseLower.ConvertName(p.Name), p.PropertyType,
                 p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "", p))
             .ToList();

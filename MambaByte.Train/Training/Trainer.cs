@@ -49,7 +49,8 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             dtypeNote = $"auto → {(bf16 ? "bfloat16" : "float32")} (matmul fp32 {fp32Rate / 1e9:F1}, bf16 {(bf16Rate > 0 ? $"{bf16Rate / 1e9:F1}" : "n/a")} GFLOP/s; bf16 units: {CpuFeatures.Detect().Bf16Units})";
         }
         store.AfterFileWritten = CheckpointFault;
-        PrepareOutputDirectory();
+        DataParallel parallel = services.Parallel;   // one process: every call below is a no-op
+        if (parallel.IsRoot) PrepareOutputDirectory();
 
         // Resume: everything comes from the checkpoint; a fresh run seeds torch before building the model.
         string? resumeCheckpoint = resumeFrom is null ? null : CheckpointStore.Resolve(resumeFrom);
@@ -66,7 +67,8 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             working.train();
             shadow = new BFloat16Shadow(model, working);
         }
-        CheckDiskSpace(model);
+        parallel.Broadcast(model);
+        if (parallel.IsRoot) CheckDiskSpace(model);
         // --carry-state: the lanes' recurrent state lives across steps and is part of a checkpoint.
         carried = options.CarryState ? new CarriedState(shadow?.Working ?? model, options.BatchSize) : null;
         if (carried is not null && resumeCheckpoint is not null) carried.Load(resumeCheckpoint);
@@ -76,18 +78,18 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         if (resumed is not null) torch.set_rng_state(torch.tensor(Convert.FromBase64String(resumed.TorchRngState)));
 
         using ITrainingBatches batches = services.OpenBatches(options, resumed?.Sampler);
-        IReadOnlyList<ReadOnlyMemory<byte>>? evalDocuments = services.EvalDocuments(options);
+        IReadOnlyList<ReadOnlyMemory<byte>>? evalDocuments = parallel.IsRoot ? services.EvalDocuments(options) : null;
         string metricsPath = Path.Combine(store.RunDirectory, MetricsFile);
-        if (resumeCheckpoint is not null)
+        if (resumeCheckpoint is not null && parallel.IsRoot)
         {
             // The run's metrics continue from the checkpoint's copy: rows after it belong to the abandoned future.
             string saved = Path.Combine(resumeCheckpoint, MetricsFile);
             if (File.Exists(saved)) File.Copy(saved, metricsPath, overwrite: true);
             MetricsLog.TruncateAfter(metricsPath, resumed!.Step);
         }
-        WriteRunJson();
-        using var metrics = new MetricsLog(metricsPath);
-        SummaryWriter? tensorboard = options.Tensorboard
+        if (parallel.IsRoot) WriteRunJson();
+        using MetricsLog? metrics = parallel.IsRoot ? new MetricsLog(metricsPath) : null;
+        SummaryWriter? tensorboard = options.Tensorboard && parallel.IsRoot
             ? torch.utils.tensorboard.SummaryWriter(Path.Combine(store.RunDirectory, "tensorboard"))
             : null;
 
@@ -114,7 +116,9 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         string SaveCheckpoint()
         {
             var state = new TrainerState(step, bytesSeen, Elapsed(), best, batches.State, Convert.ToBase64String(RngState()), TrainOptionsLoader.ToJsonObject(options));
-            lastCheckpoint = store.WriteStep(step, options.KeepLast, dir => WriteCheckpoint(dir, model, optimizer, state, metricsPath));
+            lastCheckpoint = parallel.IsRoot
+                ? store.WriteStep(step, options.KeepLast, dir => WriteCheckpoint(dir, model, optimizer, state, metricsPath))
+                : $"rank 0's checkpoint of step {step}";
             lastCheckpointStep = step;
             progress.Event($"step {step}: checkpoint {lastCheckpoint}");
             return lastCheckpoint;
@@ -125,7 +129,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             if (evalDocuments is null) return;
             BitsPerByteResult result = BitsPerByteEvaluator.Windowed(model, evalDocuments, options.Context, options.Context, options.BatchSize, cancellationToken);
             model.train();
-            metrics.Write(new MetricsRow("eval", step, bytesSeen, result.BitsPerByte * Math.Log(2), result.BitsPerByte, schedule.At(Math.Max(0, step - 1)), 0, 0, Elapsed(), options.EvalSplit));
+            metrics?.Write(new MetricsRow("eval", step, bytesSeen, result.BitsPerByte * Math.Log(2), result.BitsPerByte, schedule.At(Math.Max(0, step - 1)), 0, 0, Elapsed(), options.EvalSplit));
             tensorboard?.add_scalar("eval/bits_per_byte", (float)result.BitsPerByte, (int)step);
             string note = "";
             if (result.BitsPerByte < best)
@@ -138,11 +142,12 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             progress.Event($"step {step}: eval {options.EvalSplit} {result.BitsPerByte:F4} bits/byte over {result.BytesScored:N0} bytes{note}");
         }
 
-        // The time limit counts the run's whole training time: a resumed run gets only what is left of it.
-        bool LimitReached() =>
+        // The time limit counts the run's whole training time: a resumed run gets only what is left of it. Under MPI
+        // every rank stops at the same step (the ranks agree through an allreduce).
+        bool LimitReached() => parallel.Any(
             (options.MaxSteps > 0 && step >= options.MaxSteps)
             || (options.MaxBytes > 0 && bytesSeen >= options.MaxBytes)
-            || (options.MaxMinutes > 0 && Elapsed() >= options.MaxMinutes * 60);
+            || (options.MaxMinutes > 0 && Elapsed() >= options.MaxMinutes * 60));
 
         // SIGINT/SIGTERM: a checkpoint of the last completed step (work in progress, such as an evaluation, is dropped).
         TrainingOutcome StopOnSignal(string during)
@@ -156,7 +161,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         {
             while (!LimitReached())
             {
-                if (cancellationToken.IsCancellationRequested) return StopOnSignal("");
+                if (parallel.Any(cancellationToken.IsCancellationRequested)) return StopOnSignal("");
 
                 double lr = schedule.At(step);
                 OptimizerSetup.SetLearningRate(optimizer, lr);
@@ -179,6 +184,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
                         stepLoss.add_(loss.detach().to(float32) / options.GradAccum);
                     }
                     shadow?.CopyGradientsUp();
+                    parallel.AverageGradients(parameters);
                     // The norm is needed anyway for clipping and it syncs once per step: a non-finite norm is
                     // how a NaN/inf loss is caught before it reaches the weights.
                     gradNorm = options.GradClip > 0
@@ -203,11 +209,11 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
                 bool last = LimitReached();
                 if (step % options.LogEvery == 0 || last)
                 {
-                    double loss = stepLoss.item<float>();
+                    double loss = parallel.Average(stepLoss.item<float>());
                     double now = clock.Elapsed.TotalSeconds;
                     double bytesPerSecond = intervalBytes / Math.Max(1e-9, now - intervalStart);
-                    double mfu = flopsPerByte * bytesPerSecond / peak;
-                    metrics.Write(new MetricsRow("train", step, bytesSeen, loss, loss / Math.Log(2), lr, bytesPerSecond, mfu, Elapsed(), options.TrainSplit));
+                    double mfu = flopsPerByte * bytesPerSecond / (peak * parallel.Size);   // bytes/s count all ranks
+                    metrics?.Write(new MetricsRow("train", step, bytesSeen, loss, loss / Math.Log(2), lr, bytesPerSecond, mfu, Elapsed(), options.TrainSplit));
                     tensorboard?.add_scalar("train/loss", (float)loss, (int)step);
                     tensorboard?.add_scalar("train/bits_per_byte", (float)(loss / Math.Log(2)), (int)step);
                     tensorboard?.add_scalar("train/lr", (float)lr, (int)step);

@@ -16,14 +16,18 @@ public sealed class TrainingData : IDisposable
             throw new ArgumentException($"--data {options.Data}: no split '{options.TrainSplit}' (has {string.Join(", ", store.SplitNames)})");
     }
 
-    public TrainingServices Services() => new(
+    /// <summary>The services; under MPI (<paramref name="parallel"/>) each rank draws its slice of the global batch.</summary>
+    public TrainingServices Services(DataParallel? parallel = null) => new(
         CreateModel: ModelBuilder.FromOptions,
         SaveModel: ModelCheckpoint.Save,
         LoadModel: ModelCheckpoint.Load,
-        OpenBatches: (options, state) => new SamplerBatches(store.Split(options.TrainSplit), options, state, DocumentStart.For(store.Manifest.Separator)),
+        OpenBatches: (options, state) => new SamplerBatches(store.Split(options.TrainSplit), options, state, DocumentStart.For(store.Manifest.Separator), parallel?.Rank ?? 0, parallel?.Size ?? 1),
         EvalDocuments: options => store.SplitNames.Contains(options.EvalSplit)
             ? [EvalBytes.Read(store.Split(options.EvalSplit), options.EvalBytes)]
-            : null);
+            : null)
+    {
+        Parallel = parallel ?? DataParallel.Single,
+    };
 
     public void Dispose() => store.Dispose();
 }

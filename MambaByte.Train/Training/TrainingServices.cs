@@ -17,4 +17,7 @@ public sealed record TrainingServices(
 {
     /// <summary>Bytes free on the volume holding a path.</summary>
     public Func<string, long> FreeSpace { get; init; } = path => new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace;
+
+    /// <summary>The ranks training this model together (<see cref="DataParallel.Single"/>: this process alone).</summary>
+    public DataParallel Parallel { get; init; } = DataParallel.Single;
 }
