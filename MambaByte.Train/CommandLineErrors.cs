@@ -52,7 +52,7 @@ public static class CommandLineErrors
     /// </summary>
     public static bool IsUserError(Exception e) => Unwrap(e) switch
     {
-        UserInputException or TorchLoadException => true,
+        UserInputException or TorchLoadException or MambaByte.Core.Distributed.MpiSetupException => true,
         IOException or UnauthorizedAccessException => true,
         InvalidDataException or JsonException => true,
         Exception x when x.GetType() == typeof(ArgumentException) || x.GetType() == typeof(FormatException) => ThrownByMambaByte(x),

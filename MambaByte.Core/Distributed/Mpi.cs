@@ -38,17 +38,17 @@ public sealed unsafe class Mpi : IDisposable
         LauncherVariables.Any(name => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)));
 
     /// <summary>
-    /// Loads the library, checks its ABI and initialises MPI. Throws <see cref="InvalidOperationException"/> with a
+    /// Loads the library, checks its ABI and initialises MPI. Throws <see cref="MpiSetupException"/> with a
     /// one-line reason when the library is missing, speaks another ABI, or the launcher is not an MPICH-ABI one.
     /// </summary>
     public static Mpi Initialize()
     {
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE")))
-            throw new InvalidOperationException("MPI: launched by Open MPI's mpirun, but this build speaks the MPICH ABI (libmpi.so.12); launch with MPICH's mpiexec (or Intel MPI, Cray MPICH, MVAPICH)");
+            throw new MpiSetupException("MPI: launched by Open MPI's mpirun, but this build speaks the MPICH ABI (libmpi.so.12); launch with MPICH's mpiexec (or Intel MPI, Cray MPICH, MVAPICH)");
         MpiNative native = MpiNative.Load();
         string version = Version(native);
         if (version.Contains("Open MPI", StringComparison.OrdinalIgnoreCase))
-            throw new InvalidOperationException($"MPI: {native.Path} is Open MPI ({version}); its ABI differs from MPICH's. Point MAMBABYTE_MPI_LIBRARY at an MPICH-ABI libmpi.so.12");
+            throw new MpiSetupException($"MPI: {native.Path} is Open MPI ({version}); its ABI differs from MPICH's. Point MAMBABYTE_MPI_LIBRARY at an MPICH-ABI libmpi.so.12");
 
         int initialized;
         Check(native, native.Initialized(&initialized), "MPI_Initialized");
@@ -62,13 +62,13 @@ public sealed unsafe class Mpi : IDisposable
         {
             int size;
             if (native.TypeSize(type, &size) != MpiNative.Success || size != bytes)
-                throw new InvalidOperationException($"MPI: {native.Path} ({version}) does not have the MPICH ABI: {name} (0x{type:x8}) is not a {bytes}-byte type there");
+                throw new MpiSetupException($"MPI: {native.Path} ({version}) does not have the MPICH ABI: {name} (0x{type:x8}) is not a {bytes}-byte type there");
         }
         int rank, worldSize;
         Check(native, native.CommRank(MpiNative.CommWorld, &rank), "MPI_Comm_rank");
         Check(native, native.CommSize(MpiNative.CommWorld, &worldSize), "MPI_Comm_size");
         if (int.TryParse(Environment.GetEnvironmentVariable("PMI_SIZE"), out int launched) && launched != worldSize)
-            throw new InvalidOperationException($"MPI: the launcher started {launched} ranks but {native.Path} sees a world of {worldSize}: the launcher and the library do not belong together");
+            throw new MpiSetupException($"MPI: the launcher started {launched} ranks but {native.Path} sees a world of {worldSize}: the launcher and the library do not belong together");
         return new Mpi(native, rank, worldSize, version);
     }
 

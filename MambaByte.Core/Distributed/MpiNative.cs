@@ -47,7 +47,7 @@ internal sealed unsafe class MpiNative
         return line ?? $"{name}: not found";
     }
 
-    /// <summary>Loads the library and its symbols; throws <see cref="InvalidOperationException"/> with a one-line reason.</summary>
+    /// <summary>Loads the library and its symbols; throws <see cref="MpiSetupException"/> with a one-line reason.</summary>
     public static MpiNative Load()
     {
         string? chosen = Environment.GetEnvironmentVariable("MAMBABYTE_MPI_LIBRARY");
@@ -62,12 +62,12 @@ internal sealed unsafe class MpiNative
             catch (DllNotFoundException e) { reasons.Add(LoaderReason(name, e.Message)); }
         }
         if (path is null)
-            throw new InvalidOperationException(
+            throw new MpiSetupException(
                 $"MPI: launched under an MPI launcher but no MPICH-ABI library loads ({string.Join(" or ", names)}); install Debian's mpich (libmpich12) or set MAMBABYTE_MPI_LIBRARY to your MPI's libmpi.so.12 ({string.Join("; ", reasons)})");
 
         nint Symbol(string name) => NativeLibrary.TryGetExport(handle, name, out nint address)
             ? address
-            : throw new InvalidOperationException($"MPI: {path} has no {name}: not an MPI-3 library with the MPICH ABI");
+            : throw new MpiSetupException($"MPI: {path} has no {name}: not an MPI-3 library with the MPICH ABI");
 
         return new MpiNative
         {

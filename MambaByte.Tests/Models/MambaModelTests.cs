@@ -93,7 +93,11 @@ public sealed class MambaModelTests
         for (int i = 0; i < 2; i++)
         {
             Assert.True((state.Layers[i].SsmState - mixed.Layers[i].SsmState).abs().max().item<double>() < 1e-9);
-            Assert.True(state.Layers[i].ConvState.eq(mixed.Layers[i].ConvState).all().item<bool>());
+            // The conv state holds the last d_conv in_proj outputs; after the prefill they come from the fused step's own
+            // products, whose inputs (the residual stream) differ from the step-only run's in the last bits: equal to 1e-9
+            // like every other figure here, not bit for bit.
+            double convDiff = (state.Layers[i].ConvState - mixed.Layers[i].ConvState).abs().max().item<double>();
+            Assert.True(convDiff < 1e-9, $"layer {i}: max |conv state difference| = {convDiff}");
         }
     }
 
