@@ -81,7 +81,7 @@ public sealed unsafe class FusedMambaDecoder
     /// </summary>
     internal static nint[] Signature(MambaLMHeadModel model, Tensor headWeight) =>
         model.Device.type == DeviceType.CPU
-            ? [Address(model.Backbone.Embedding.weight!), Address(headWeight), (nint)model.DType]
+            ? [TensorAddress.Of(model.Backbone.Embedding.weight!), TensorAddress.Of(headWeight), (nint)model.DType]
             : [0, 0, (nint)model.DType];
 
     internal bool Matches(nint[] current) => signature.AsSpan().SequenceEqual(current);
@@ -112,12 +112,6 @@ public sealed unsafe class FusedMambaDecoder
             throw new ArgumentException($"logits buffer holds {logits.Length} values, need {bytes.Length * ByteLanguageModel.ByteVocabulary}");
         core.Run(bytes, state);
         core.CopyLogits(bytes.Length, logits);
-    }
-
-    internal static nint Address(Tensor t)
-    {
-        if (t.device.type != DeviceType.CPU || !t.is_contiguous()) throw new InvalidOperationException($"fused step: a weight or state tensor is not a contiguous CPU tensor ({t.device}, shape [{string.Join(", ", t.shape)}])");
-        fixed (byte* first = t.bytes) return (nint)first;
     }
 
     interface IStepCore
@@ -186,7 +180,7 @@ public sealed unsafe class FusedMambaDecoder
         nint Keep(Tensor t)
         {
             keepAlive.Add(t);
-            return Address(t);
+            return TensorAddress.Of(t);
         }
 
         /// <summary>The first <paramref name="rows"/> rows of a (rows', cols) weight, in this decoder's format.</summary>
@@ -312,8 +306,8 @@ public sealed unsafe class FusedMambaDecoder
                     throw new ArgumentException($"inference state is {s.ConvState.dtype}/{s.SsmState.dtype}; the fused step runs in {expected}");
                 if (s.ConvState.shape[1] != dInner || s.ConvState.shape[2] != dConv || s.SsmState.shape[2] != dState)
                     throw new ArgumentException("inference state shape does not match the model");
-                addresses[2 * i] = Address(s.ConvState);
-                addresses[2 * i + 1] = Address(s.SsmState);
+                addresses[2 * i] = TensorAddress.Of(s.ConvState);
+                addresses[2 * i + 1] = TensorAddress.Of(s.SsmState);
             }
             (lastState, stateAddresses) = (state, addresses);
             return addresses;

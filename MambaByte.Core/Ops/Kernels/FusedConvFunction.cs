@@ -20,7 +20,7 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
         Tensor? bias = vars[2] as Tensor, left = vars[3] as Tensor;
         long batch = xz.shape[0], length = xz.shape[1], channels = weight.shape[0];
         Tensor output = empty(batch, length, channels, dtype: xz.dtype);                  // (b, l, e)
-        var buffers = Buffers(xz, weight, bias, left) with { ConvOut = MixerAddress.Of(output) };
+        var buffers = Buffers(xz, weight, bias, left) with { ConvOut = TensorAddress.Of(output) };
         if (xz.dtype == ScalarType.Float64) MixerKernel<double>.ConvForward(buffers);
         else MixerKernel<float>.ConvForward(buffers);
         ctx.save_for_backward([xz, weight, bias!, left!]);
@@ -41,8 +41,8 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
         Tensor gBiasPartial = empty(batch, channels, dtype: xz.dtype);                        // (b, e)
         var buffers = Buffers(xz, weight, bias, left) with
         {
-            GradConvOut = MixerAddress.Of(gOut), GradXz = MixerAddress.Of(gXz), GradLeft = MixerAddress.Of(gLeft),
-            GradConvWeightPartial = MixerAddress.Of(gWeightPartial), GradConvBiasPartial = MixerAddress.Of(gBiasPartial),
+            GradConvOut = TensorAddress.Of(gOut), GradXz = TensorAddress.Of(gXz), GradLeft = TensorAddress.Of(gLeft),
+            GradConvWeightPartial = TensorAddress.Of(gWeightPartial), GradConvBiasPartial = TensorAddress.Of(gBiasPartial),
         };
         if (xz.dtype == ScalarType.Float64) MixerKernel<double>.ConvBackward(buffers);
         else MixerKernel<float>.ConvBackward(buffers);
@@ -56,6 +56,6 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
     static MixerBuffers Buffers(Tensor xz, Tensor weight, Tensor? bias, Tensor? left) => new()
     {
         Batch = xz.shape[0], Length = xz.shape[1], Channels = weight.shape[0], Kernel = weight.shape[2], XzStride = xz.shape[2],
-        Xz = MixerAddress.Of(xz), ConvWeight = MixerAddress.Of(weight), ConvBias = MixerAddress.Of(bias), Left = MixerAddress.Of(left),
+        Xz = TensorAddress.Of(xz), ConvWeight = TensorAddress.Of(weight), ConvBias = TensorAddress.Of(bias), Left = TensorAddress.Of(left),
     };
 }

@@ -34,7 +34,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         Tensor? checkpoints = keepCheckpoints ? empty(batch, chunks, states, channels, dtype: u.dtype) : null;
         var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog) with
         {
-            Chunks = chunks, Y = MixerAddress.Of(y), Last = MixerAddress.Of(last), Checkpoints = MixerAddress.Of(checkpoints),
+            Chunks = chunks, Y = TensorAddress.Of(y), Last = TensorAddress.Of(last), Checkpoints = TensorAddress.Of(checkpoints),
         };
         if (u.dtype == ScalarType.Float64) MixerKernel<double>.ScanForward(buffers);
         else MixerKernel<float>.ScanForward(buffers);
@@ -75,11 +75,11 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         Tensor dBcPartial = zeros(batch, tasksPerBatch, length, xDbl.shape[2], dtype: u.dtype); // (b, tasks, l, r+2n), B and C columns filled
         var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog) with
         {
-            Chunks = checkpoints.shape[1], Checkpoints = MixerAddress.Of(checkpoints),
-            GradY = MixerAddress.Of(gy), GradLast = MixerAddress.Of(gLast), GradU = MixerAddress.Of(du),
-            GradDelta = MixerAddress.Of(dDelta), GradZ = MixerAddress.Of(dXz), GradAPartial = MixerAddress.Of(dAPartial),
-            GradDPartial = MixerAddress.Of(dDPartial), GradH0 = MixerAddress.Of(dH0),
-            GradBcPartial = MixerAddress.Of(dBcPartial),
+            Chunks = checkpoints.shape[1], Checkpoints = TensorAddress.Of(checkpoints),
+            GradY = TensorAddress.Of(gy), GradLast = TensorAddress.Of(gLast), GradU = TensorAddress.Of(du),
+            GradDelta = TensorAddress.Of(dDelta), GradZ = TensorAddress.Of(dXz), GradAPartial = TensorAddress.Of(dAPartial),
+            GradDPartial = TensorAddress.Of(dDPartial), GradH0 = TensorAddress.Of(dH0),
+            GradBcPartial = TensorAddress.Of(dBcPartial),
         };
         if (u.dtype == ScalarType.Float64) MixerKernel<double>.ScanBackward(buffers, tasksPerBatch);
         else MixerKernel<float>.ScanBackward(buffers, tasksPerBatch);
@@ -103,8 +103,8 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
             Batch = u.shape[0], Length = u.shape[1], Channels = u.shape[2], States = states,
             ChunkLength = SelectiveScan.FusedCheckpointInterval, Softplus = softplus,
             XzStride = xz?.shape[2] ?? 0, BcStride = xDbl.shape[2], BOffset = dtRank, COffset = dtRank + states,
-            U = MixerAddress.Of(u), Delta = MixerAddress.Of(delta), A = MixerAddress.Of(A), ALog = aLog, Bc = MixerAddress.Of(xDbl),
-            D = MixerAddress.Of(D), Xz = MixerAddress.Of(xz), DeltaBias = MixerAddress.Of(deltaBias), H0 = MixerAddress.Of(h0),
+            U = TensorAddress.Of(u), Delta = TensorAddress.Of(delta), A = TensorAddress.Of(A), ALog = aLog, Bc = TensorAddress.Of(xDbl),
+            D = TensorAddress.Of(D), Xz = TensorAddress.Of(xz), DeltaBias = TensorAddress.Of(deltaBias), H0 = TensorAddress.Of(h0),
         };
     }
 }

@@ -42,9 +42,9 @@ internal sealed unsafe class FusedScanFunction : autograd.MultiTensorFunction<Fu
         {
             Batch = batch, Channels = channels, Length = length, PaddedStates = padded, ChunkLength = k, Chunks = chunks,
             Softplus = softplus,
-            U = Address(uc), Delta = Address(dc), A = Address(ap), Bt = Address(bt), Ct = Address(ct),
-            D = Address(Dc), Z = Address(zc), DeltaBias = Address(biasc), H0 = Address(h0p),
-            Y = Address(y), Last = Address(last), Checkpoints = Address(checkpoints),
+            U = TensorAddress.Of(uc), Delta = TensorAddress.Of(dc), A = TensorAddress.Of(ap), Bt = TensorAddress.Of(bt), Ct = TensorAddress.Of(ct),
+            D = TensorAddress.Of(Dc), Z = TensorAddress.Of(zc), DeltaBias = TensorAddress.Of(biasc), H0 = TensorAddress.Of(h0p),
+            Y = TensorAddress.Of(y), Last = TensorAddress.Of(last), Checkpoints = TensorAddress.Of(checkpoints),
         };
         if (u.dtype == ScalarType.Float64) SelectiveScanKernel<double>.Forward(buffers);
         else SelectiveScanKernel<float>.Forward(buffers);
@@ -88,11 +88,11 @@ internal sealed unsafe class FusedScanFunction : autograd.MultiTensorFunction<Fu
         {
             Batch = batch, Channels = channels, Length = length, PaddedStates = padded, ChunkLength = k, Chunks = chunks,
             Softplus = softplus,
-            U = Address(u), Delta = Address(delta), A = Address(ap), Bt = Address(bt), Ct = Address(ct),
-            D = Address(D), Z = Address(z), DeltaBias = Address(deltaBias), H0 = Address(h0), Checkpoints = Address(checkpoints),
-            GradY = Address(gy), GradLast = Address(glast), GradU = Address(du), GradDelta = Address(ddelta), GradZ = Address(dz),
-            GradAPartial = Address(dAPartial), GradDPartial = Address(dDPartial), GradH0 = Address(dh0),
-            DBtPartial = Address(dBtPartial), DCtPartial = Address(dCtPartial),
+            U = TensorAddress.Of(u), Delta = TensorAddress.Of(delta), A = TensorAddress.Of(ap), Bt = TensorAddress.Of(bt), Ct = TensorAddress.Of(ct),
+            D = TensorAddress.Of(D), Z = TensorAddress.Of(z), DeltaBias = TensorAddress.Of(deltaBias), H0 = TensorAddress.Of(h0), Checkpoints = TensorAddress.Of(checkpoints),
+            GradY = TensorAddress.Of(gy), GradLast = TensorAddress.Of(glast), GradU = TensorAddress.Of(du), GradDelta = TensorAddress.Of(ddelta), GradZ = TensorAddress.Of(dz),
+            GradAPartial = TensorAddress.Of(dAPartial), GradDPartial = TensorAddress.Of(dDPartial), GradH0 = TensorAddress.Of(dh0),
+            DBtPartial = TensorAddress.Of(dBtPartial), DCtPartial = TensorAddress.Of(dCtPartial),
         };
         if (u.dtype == ScalarType.Float64) SelectiveScanKernel<double>.Backward(buffers, tasksPerBatch);
         else SelectiveScanKernel<float>.Backward(buffers, tasksPerBatch);
@@ -119,12 +119,5 @@ internal sealed unsafe class FusedScanFunction : autograd.MultiTensorFunction<Fu
     {
         long extra = padded - t.shape[^1];
         return (extra == 0 ? t : nn.functional.pad(t, [0, extra])).contiguous();
-    }
-
-    /// <summary>The address of a contiguous CPU tensor's first element (its storage outlives the kernel call).</summary>
-    static unsafe nint Address(Tensor? t)
-    {
-        if (t is null || t.numel() == 0) return 0;
-        fixed (byte* first = t.bytes) return (nint)first;
     }
 }
