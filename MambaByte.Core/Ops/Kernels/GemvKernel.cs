@@ -19,14 +19,15 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     static readonly int Width = Vector256<T>.Count;
 
     /// <summary>
-    /// Multiply-adds (rows × columns × batch) from which the rows are split over the cores. Measured on the shared
-    /// 2-core development machine (AMD EPYC, other sessions running, load average about 5), splitting alternated with
-    /// not splitting in the same minutes: d_model 768 × 24 at batch 1 (in_proj 2.4M) 30 and 28 bytes/s split against
-    /// 31 and 31 unsplit; d_model 256 × 4 at batch 16 (in_proj 4.2M) 3,436 and 3,944 against 6,844 and 4,356. The other
-    /// core was never free enough to pay for the hand-off, so the default splits only products above 16.7M
-    /// (e.g. MambaByte-972M's in_proj at batch ≥ 2); set it lower on a machine with idle cores.
+    /// Multiply-adds (rows × columns × batch) from which the rows are split over the cores. Measured on the 2-core
+    /// development machine (AMD EPYC) with nothing else running, split from 2²⁰ against split from 2²⁴ alternated in
+    /// the same minutes (medians of 6 rounds of 20 steps): d_model 768 × 24 at batch 1 (in_proj 2.4M) 58.0 against
+    /// 45.1 bytes/s in fp32 and 87.5 against 59.3 with int8 weights; at batch 4, 161 against 102 (fp32); d_model 256 × 4
+    /// at batch 16 (in_proj 4.2M) 9,177 against 6,416; at batch 1 (in_proj 262K, below both) 4,020 against 4,075.
+    /// An earlier measurement with other sessions loading both cores (load average about 5) had found splitting no
+    /// better: set it higher on a machine whose other core is busy.
     /// </summary>
-    public static long ParallelThreshold { get; set; } = 1L << 24;
+    public static long ParallelThreshold { get; set; } = 1L << 20;
 
     /// <summary>The definition: one output at a time, a plain loop in T.</summary>
     public static void Reference<TLoad>(in GemvMatrix w, T* x, long xStride, int batch, T* y, long yStride) where TLoad : IWeightLoad<T>
