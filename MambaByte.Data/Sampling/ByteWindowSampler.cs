@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace MambaByte.Data;
 
 /// <summary>
@@ -12,10 +10,7 @@ public sealed class ByteWindowSampler : IDisposable
 {
     readonly ByteSplit _split;
     readonly ulong _seed;
-    readonly BlockingCollection<ByteBatch>? _queue;
-    readonly CancellationTokenSource _stop = new();
-    readonly Thread? _producer;
-    Exception? _producerError;
+    readonly BatchPrefetcher? _prefetcher;
     long _nextBatch;
 
     public ByteWindowSampler(ByteSplit split, int contextLength, int batchSize, ulong seed, long nextBatch = 0, int prefetch = 4)
@@ -35,9 +30,7 @@ public sealed class ByteWindowSampler : IDisposable
         _nextBatch = nextBatch;
         if (prefetch == 0) return;
 
-        _queue = new BlockingCollection<ByteBatch>(prefetch);
-        _producer = new Thread(Produce) { IsBackground = true, Name = $"ByteWindowSampler({split.Name})" };
-        _producer.Start(nextBatch);
+        _prefetcher = new BatchPrefetcher($"ByteWindowSampler({split.Name})", prefetch, Batches(nextBatch));
     }
 
     public int ContextLength { get; }
@@ -57,22 +50,9 @@ public sealed class ByteWindowSampler : IDisposable
 
     public ByteBatch Next()
     {
-        ByteBatch batch;
-        if (_queue is null)
-        {
-            batch = BuildBatch(_split, ContextLength, BatchSize, _seed, _nextBatch);
-        }
-        else
-        {
-            try
-            {
-                batch = _queue.Take(_stop.Token);
-            }
-            catch (InvalidOperationException) when (_producerError is not null)
-            {
-                throw new InvalidOperationException($"building batch {_nextBatch} of split '{_split.Name}' failed: {_producerError.Message}", _producerError);
-            }
-        }
+        ByteBatch batch = _prefetcher is null
+            ? BuildBatch(_split, ContextLength, BatchSize, _seed, _nextBatch)
+            : _prefetcher.Take(() => $"building batch {_nextBatch} of split '{_split.Name}'");
         Interlocked.Increment(ref _nextBatch);
         return batch;
     }
@@ -137,26 +117,10 @@ public sealed class ByteWindowSampler : IDisposable
         return new ByteBatch(offsets.Length, length, inputs, targets) { Offsets = offsets };
     }
 
-    void Produce(object? start)
+    IEnumerable<ByteBatch> Batches(long start)
     {
-        try
-        {
-            for (long k = (long)start!; !_stop.IsCancellationRequested; k++)
-                _queue!.Add(BuildBatch(_split, ContextLength, BatchSize, _seed, k), _stop.Token);
-        }
-        catch (OperationCanceledException) { }
-        catch (Exception e)
-        {
-            _producerError = e;
-            _queue!.CompleteAdding();
-        }
+        for (long k = start; ; k++) yield return BuildBatch(_split, ContextLength, BatchSize, _seed, k);
     }
 
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _producer?.Join();
-        _queue?.Dispose();
-        _stop.Dispose();
-    }
+    public void Dispose() => _prefetcher?.Dispose();
 }

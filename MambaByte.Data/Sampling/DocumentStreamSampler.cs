@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace MambaByte.Data;
 
 /// <summary>
@@ -24,10 +22,7 @@ public sealed class DocumentStreamSampler : IDisposable
 {
     readonly ByteSplit _split;
     readonly long[] _documentStarts; // ascending
-    readonly BlockingCollection<ByteBatch>? _queue;
-    readonly CancellationTokenSource _stop = new();
-    readonly Thread? _producer;
-    Exception? _producerError;
+    readonly BatchPrefetcher? _prefetcher;
     long[] _positions;
     long _nextBatch;
 
@@ -68,9 +63,7 @@ public sealed class DocumentStreamSampler : IDisposable
         _nextBatch = nextBatch;
         if (prefetch == 0) return;
 
-        _queue = new BlockingCollection<ByteBatch>(prefetch);
-        _producer = new Thread(Produce) { IsBackground = true, Name = $"DocumentStreamSampler({split.Name})" };
-        _producer.Start(_positions.Clone());
+        _prefetcher = new BatchPrefetcher($"DocumentStreamSampler({split.Name})", prefetch, Batches((long[])_positions.Clone()));
     }
 
     public int ContextLength { get; }
@@ -104,22 +97,9 @@ public sealed class DocumentStreamSampler : IDisposable
 
     public ByteBatch Next()
     {
-        ByteBatch batch;
-        if (_queue is null)
-        {
-            batch = BuildBatch(_positions);
-        }
-        else
-        {
-            try
-            {
-                batch = _queue.Take(_stop.Token);
-            }
-            catch (InvalidOperationException) when (_producerError is not null)
-            {
-                throw new InvalidOperationException($"building batch {_nextBatch} of split '{_split.Name}' failed: {_producerError.Message}", _producerError);
-            }
-        }
+        ByteBatch batch = _prefetcher is null
+            ? BuildBatch(_positions)
+            : _prefetcher.Take(() => $"building batch {_nextBatch} of split '{_split.Name}'");
         _positions = Advance(batch.Offsets);
         _nextBatch++;
         return batch;
@@ -179,31 +159,10 @@ public sealed class DocumentStreamSampler : IDisposable
         }
     }
 
-    void Produce(object? start)
+    IEnumerable<ByteBatch> Batches(long[] positions)
     {
-        try
-        {
-            var positions = (long[])start!;
-            while (!_stop.IsCancellationRequested)
-            {
-                ByteBatch batch = BuildBatch(positions);
-                _queue!.Add(batch, _stop.Token);
-                positions = Advance(positions);
-            }
-        }
-        catch (OperationCanceledException) { }
-        catch (Exception e)
-        {
-            _producerError = e;
-            _queue!.CompleteAdding();
-        }
+        for (; ; positions = Advance(positions)) yield return BuildBatch(positions);
     }
 
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _producer?.Join();
-        _queue?.Dispose();
-        _stop.Dispose();
-    }
+    public void Dispose() => _prefetcher?.Dispose();
 }
