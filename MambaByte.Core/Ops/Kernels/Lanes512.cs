@@ -60,14 +60,15 @@ internal readonly unsafe struct Lanes512<T> : ISimdLanes<Lanes512<T>, T> where T
         Vector512<T> y = dt.V * scaledRate.V;
         if (typeof(T) == typeof(double)) return new(Vector512.Exp(y.As<T, double>()).As<double, T>());
         Vector512<float> x = Vector512.Min(Vector512.Max(y.As<T, float>(), Vector512.Create(-125f)), Vector512.Create(127f));
-        Vector512<float> k = Vector512.Round(x), f = x - k;
+        Vector512<float> shifted = x + Vector512.Create(SelectiveScanKernel<float>.RoundingShift);
+        Vector512<float> f = x - (shifted - Vector512.Create(SelectiveScanKernel<float>.RoundingShift));
         Vector512<float> poly = Vector512.Create(SelectiveScanKernel<float>.Exp2C5);
         poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C4));
         poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C3));
         poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C2));
         poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C1));
         poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C0));
-        return new((poly.AsInt32() + Vector512.ShiftLeft(Vector512.ConvertToInt32(k), 23)).AsSingle().As<float, T>());
+        return new((poly.AsInt32() + Vector512.ShiftLeft(shifted.AsInt32(), 23)).AsSingle().As<float, T>());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
