@@ -39,6 +39,7 @@ public sealed record RuntimeReport(
     {
         var features = new List<string> { $"Vector<float> {Vector<float>.Count} lanes" + (Vector.IsHardwareAccelerated ? "" : " (not accelerated)") };
         if (Avx512F.IsSupported) features.Add("AVX-512F");
+        features.Add(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "fused scan at 512 bits" : "fused scan at 256 bits");
         if (Avx2.IsSupported) features.Add("AVX2");
         if (Fma.IsSupported) features.Add("FMA");
         if (AdvSimd.IsSupported) features.Add("NEON");
