@@ -15,6 +15,12 @@ internal static unsafe class MixerScanKernel<T, TV>
 {
     static int Width => TV.Count;
 
+    /// <summary>
+    /// The backward's per-task scratch, kept per thread: at 512 bits and d_state 16 it is about 160 KB, which .NET would
+    /// otherwise allocate (and zero) on the large-object heap for every task of every call.
+    /// </summary>
+    [ThreadStatic] static TV[]? backwardScratch;
+
     static long Blocks(long channels) => (channels + Width - 1) / Width;
 
     /// <summary>
@@ -121,8 +127,9 @@ internal static unsafe class MixerScanKernel<T, TV>
             long bi = task / tasksPerBatch, part = task % tasksPerBatch;
             long first = blocks * part / tasksPerBatch, end = blocks * (part + 1) / tasksPerBatch;
             int n = (int)args.States, k = (int)args.ChunkLength;
-            var scratch = new TV[(k + 1) * n + k * n + 5 * k + 6 * n];
-            fixed (TV* s = scratch)
+            int size = (k + 1) * n + k * n + 5 * k + 6 * n;
+            if (backwardScratch is null || backwardScratch.Length < size) backwardScratch = new TV[size];
+            fixed (TV* s = backwardScratch)
             {
                 T* dBc = (T*)args.GradBcPartial + task * args.Length * args.BcStride;
                 for (long block = first; block < end; block++) ScanBackwardBlock(args, bi, block * Width, s, dBc);
