@@ -15,7 +15,8 @@ public sealed record RuntimeReport(
     string Simd,
     string Bf16Units,
     string Int8Units,
-    string NativeFix)
+    string NativeFix,
+    bool KeepsFreedMemory)
 {
     public static RuntimeReport Collect()
     {
@@ -32,7 +33,8 @@ public sealed record RuntimeReport(
             DescribeSimd(),
             CpuFeatures.Detect().Bf16Units,
             CpuFeatures.Detect().Int8Units,
-            DescribeNativeFix(TorchRuntime.NativeLibraryPath()));
+            DescribeNativeFix(TorchRuntime.NativeLibraryPath()),
+            TorchRuntime.KeepsFreedMemory);
     }
 
     public static string DescribeSimd()
