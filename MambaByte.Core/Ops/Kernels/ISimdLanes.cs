@@ -41,6 +41,6 @@ internal unsafe interface ISimdLanes<TSelf, T>
     static abstract TSelf Softplus(TSelf x);
     static abstract TSelf Sigmoid(TSelf x);
 
-    /// <summary>target[j] += Σ_lanes terms[j] for j &lt; n.</summary>
-    static abstract void AddLaneSums(TSelf* terms, T* target, int n);
+    /// <summary>target[j] += Σ_lanes terms[j·stride] for j &lt; n.</summary>
+    static abstract void AddLaneSums(TSelf* terms, int stride, T* target, int n);
 }

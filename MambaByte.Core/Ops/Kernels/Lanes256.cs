@@ -55,7 +55,7 @@ internal readonly unsafe struct Lanes256<T> : ISimdLanes<Lanes256<T>, T> where T
 
     /// <summary>Eight float sums at a time through a transposing reduction where AVX allows, else lane by lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddLaneSums(Lanes256<T>* terms, T* target, int n)
+    public static void AddLaneSums(Lanes256<T>* terms, int stride, T* target, int n)
     {
         int j = 0;
         if (typeof(T) == typeof(float) && Avx.IsSupported)
@@ -63,18 +63,21 @@ internal readonly unsafe struct Lanes256<T> : ISimdLanes<Lanes256<T>, T> where T
             for (; j + 8 <= n; j += 8)
             {
                 float* row = (float*)(target + j);
-                (Vector256.Load(row) + TransposedSums((Vector256<float>*)(terms + j))).Store(row);
+                Vector256<float>* v = (Vector256<float>*)(terms + j * stride);
+                (Vector256.Load(row) + TransposedSums(v[0], v[stride], v[2 * stride], v[3 * stride], v[4 * stride], v[5 * stride], v[6 * stride], v[7 * stride])).Store(row);
             }
         }
-        for (; j < n; j++) target[j] += Vector256.Sum(terms[j].V);
+        for (; j < n; j++) target[j] += Vector256.Sum(terms[j * stride].V);
     }
 
-    /// <summary>[Σv[0], …, Σv[7]] for eight float vectors, by horizontal adds and one cross-half add.</summary>
+    /// <summary>[Σv0, …, Σv7] for eight float vectors, by horizontal adds and one cross-half add.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> TransposedSums(Vector256<float>* v)
+    internal static Vector256<float> TransposedSums(
+        Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3,
+        Vector256<float> v4, Vector256<float> v5, Vector256<float> v6, Vector256<float> v7)
     {
-        Vector256<float> pairs01 = Avx.HorizontalAdd(v[0], v[1]), pairs23 = Avx.HorizontalAdd(v[2], v[3]);
-        Vector256<float> pairs45 = Avx.HorizontalAdd(v[4], v[5]), pairs67 = Avx.HorizontalAdd(v[6], v[7]);
+        Vector256<float> pairs01 = Avx.HorizontalAdd(v0, v1), pairs23 = Avx.HorizontalAdd(v2, v3);
+        Vector256<float> pairs45 = Avx.HorizontalAdd(v4, v5), pairs67 = Avx.HorizontalAdd(v6, v7);
         Vector256<float> quads0123 = Avx.HorizontalAdd(pairs01, pairs23), quads4567 = Avx.HorizontalAdd(pairs45, pairs67);
         // Each 128-bit half of quads holds four partial sums; add the halves.
         return Avx.Permute2x128(quads0123, quads4567, 0x20) + Avx.Permute2x128(quads0123, quads4567, 0x31);

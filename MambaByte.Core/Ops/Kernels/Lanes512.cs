@@ -81,22 +81,25 @@ internal readonly unsafe struct Lanes512<T> : ISimdLanes<Lanes512<T>, T> where T
 
     /// <summary>Float: eight sums at a time, each half of the eight vectors reduced by <see cref="Lanes256{T}.TransposedSums"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddLaneSums(Lanes512<T>* terms, T* target, int n)
+    public static void AddLaneSums(Lanes512<T>* terms, int stride, T* target, int n)
     {
         int j = 0;
         if (typeof(T) == typeof(float) && Avx.IsSupported)
         {
-            Vector256<float>* halves = stackalloc Vector256<float>[8];
             for (; j + 8 <= n; j += 8)
             {
-                Vector512<float>* v = (Vector512<float>*)(terms + j);
-                for (int i = 0; i < 8; i++) halves[i] = v[i].GetLower() + v[i].GetUpper();
+                Vector512<float>* v = (Vector512<float>*)(terms + j * stride);
                 float* row = (float*)(target + j);
-                (Vector256.Load(row) + Lanes256<float>.TransposedSums(halves)).Store(row);
+                (Vector256.Load(row) + Lanes256<float>.TransposedSums(Half(v[0]), Half(v[stride]), Half(v[2 * stride]), Half(v[3 * stride]),
+                    Half(v[4 * stride]), Half(v[5 * stride]), Half(v[6 * stride]), Half(v[7 * stride]))).Store(row);
             }
         }
-        for (; j < n; j++) target[j] += Vector512.Sum(terms[j].V);
+        for (; j < n; j++) target[j] += Vector512.Sum(terms[j * stride].V);
     }
+
+    /// <summary>The two 256-bit halves added: eight lanes with the same sum as the sixteen.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Half(Vector512<float> v) => v.GetLower() + v.GetUpper();
 
     static Vector512<T> LoadPartial(T* source, int lanes)
     {

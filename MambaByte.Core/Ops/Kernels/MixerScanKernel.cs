@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace MambaByte.Core.Ops.Kernels;
 
@@ -14,6 +15,9 @@ internal static unsafe class MixerScanKernel<T, TV>
     where TV : unmanaged, ISimdLanes<TV, T>
 {
     static int Width => TV.Count;
+
+    // The backward's per-state record: vectors at these offsets.
+    const int Adjoint = 0, RateGrad = 1, Rate = 2, BTerm = 3, CTerm = 4, PerState = 5;
 
     /// <summary>
     /// The backward's per-task scratch, kept per thread: at 512 bits and d_state 16 it is about 160 KB, which .NET would
@@ -77,6 +81,14 @@ internal static unsafe class MixerScanKernel<T, TV>
                     for (int s = 0; s < n; s++) TV.Store(h[s], checkpoint + s * e, lanes);
                 }
                 long row = bi * l + t;
+                if (t + chunk < l)                                                                // the next chunk's rows, for passes 1 and 3
+                {
+                    long ahead = row + chunk;
+                    Prefetch((T*)p.Delta + ahead * e + c0);
+                    Prefetch((T*)p.U + ahead * e + c0);
+                    if (p.Xz != 0) Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
+                    Prefetch((T*)p.Y + ahead * e + c0);
+                }
                 TV dt = steps[t - t0], dtu = inputs[t - t0];
                 T* bRow = (T*)p.Bc + row * p.BcStride + p.BOffset, cRow = (T*)p.Bc + row * p.BcStride + p.COffset;
                 TV y = TV.Zero, yOdd = TV.Zero;   // two sums: half the dependency chain
@@ -120,6 +132,7 @@ internal static unsafe class MixerScanKernel<T, TV>
     /// </summary>
     public static void ScanBackward(in MixerBuffers p, int tasksPerBatch)
     {
+        if (p.COffset != p.BOffset + p.States) throw new InvalidOperationException("bug: the scan backward reads C_t right after B_t in each x_proj row");
         MixerBuffers args = p;
         long blocks = Blocks(args.Channels);
         MixerKernel<T>.For(args.Batch * tasksPerBatch, 3 * args.Length * args.Channels * args.States, task =>
@@ -127,7 +140,7 @@ internal static unsafe class MixerScanKernel<T, TV>
             long bi = task / tasksPerBatch, part = task % tasksPerBatch;
             long first = blocks * part / tasksPerBatch, end = blocks * (part + 1) / tasksPerBatch;
             int n = (int)args.States, k = (int)args.ChunkLength;
-            int size = (k + 1) * n + k * n + 5 * k + 6 * n;
+            int size = (k + 1) * n + k * n + 5 * k + (1 + PerState) * n;
             if (backwardScratch is null || backwardScratch.Length < size) backwardScratch = new TV[size];
             fixed (TV* s = backwardScratch)
             {
@@ -144,22 +157,21 @@ internal static unsafe class MixerScanKernel<T, TV>
         long e = p.Channels, l = p.Length;
         int n = (int)p.States, k = (int)p.ChunkLength;
         // Scratch: states (k+1)·n (States[i] before step t0+i), decays k·n, Δ, softplus slope, Δ·u, C·h and the gated ∂L/∂y per
-        // step, adjoint n, ∂A n, A n, A·RateScale n, the ∂B and ∂C terms n each.
+        // step, A·RateScale n, then per state j one record of PerState vectors (adjoint, ∂A, A, ∂B term, ∂C term): the
+        // adjoint loop walks one pointer through them instead of five, which keeps its accumulators in registers.
         TV* states = scratch, decays = states + (k + 1) * n, steps = decays + k * n, slopes = steps + k, inputs = slopes + k;
-        TV* readouts = inputs + k, grads = readouts + k, adjoint = grads + k, dA = adjoint + n, a = dA + n, scaled = a + n, dBTerms = scaled + n, dCTerms = dBTerms + n;
+        TV* readouts = inputs + k, grads = readouts + k, scaled = grads + k, records = scaled + n;
         TV scale = TV.Broadcast(SelectiveScanKernel<T>.RateScale);
         for (int j = 0; j < n; j++)
         {
-            a[j] = DecayRate(p, c0, j, lanes);
-            scaled[j] = a[j] * scale;
+            TV* record = records + j * PerState;
+            record[Rate] = DecayRate(p, c0, j, lanes);
+            scaled[j] = record[Rate] * scale;
+            record[Adjoint] = p.GradLast == 0 ? TV.Zero : TV.Load((T*)p.GradLast + (bi * n + j) * e + c0, lanes);
+            record[RateGrad] = TV.Zero;
         }
         TV bias = p.DeltaBias == 0 ? TV.Zero : TV.Load((T*)p.DeltaBias + c0, lanes);
         TV skip = p.D == 0 ? TV.Zero : TV.Load((T*)p.D + c0, lanes);
-        for (int j = 0; j < n; j++)
-        {
-            adjoint[j] = p.GradLast == 0 ? TV.Zero : TV.Load((T*)p.GradLast + (bi * n + j) * e + c0, lanes);
-            dA[j] = TV.Zero;
-        }
         TV dSkip = TV.Zero;
 
         for (long chunk = p.Chunks - 1; chunk >= 0; chunk--)
@@ -179,6 +191,14 @@ internal static unsafe class MixerScanKernel<T, TV>
             for (long t = t0; t < t1; t++)                                                        // recompute the chunk's states
             {
                 long i = t - t0, row = bi * l + t;
+                if (t0 > 0)                                                                       // the next chunk's (t0 − k ..) inputs
+                {
+                    long ahead = row - k;
+                    Prefetch((T*)p.Delta + ahead * e + c0);
+                    Prefetch((T*)p.U + ahead * e + c0);
+                    Prefetch((T*)p.GradY + ahead * e + c0);
+                    if (p.Xz != 0) Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
+                }
                 TV dt = steps[i], dtu = inputs[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;
                 TV* hPrev = states + i * n, hNext = hPrev + n, dec = decays + i * n;
@@ -210,6 +230,13 @@ internal static unsafe class MixerScanKernel<T, TV>
             for (long t = t1 - 1; t >= t0; t--)
             {
                 long i = t - t0, row = bi * l + t;
+                if (t0 > 0)                                                                       // and the rows it will write
+                {
+                    long ahead = row - k;
+                    Prefetch((T*)p.GradU + ahead * e + c0);
+                    Prefetch((T*)p.GradDelta + ahead * e + c0);
+                    if (p.Xz != 0) Prefetch((T*)p.GradZ + ahead * p.XzStride + p.Channels + c0);
+                }
                 TV u = TV.Load((T*)p.U + row * e + c0, lanes), dt = steps[i], dtu = inputs[i], g = grads[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;
                 T* dBRow = dBc + t * p.BcStride + p.BOffset, dCRow = dBc + t * p.BcStride + p.COffset;
@@ -217,27 +244,31 @@ internal static unsafe class MixerScanKernel<T, TV>
                 // ∂L/∂Δ_t = Σ_j ∂L/∂(Δ_t·A_j)·A_j + u_t·Σ_j ∂L/∂h_t[j]·B_t[j], and ∂L/∂u_t = D·g + Δ_t·Σ_j ∂L/∂h_t[j]·B_t[j]:
                 // one sum over j serves both.
                 TV stepAcc = TV.Zero, inputAcc = TV.Zero;
-                for (int j = 0; j < n; j++)
+                TV* record = records, hp = hPrev, dc = dec;
+                T* bj = bc + p.BOffset;                                                           // B_t[j]; C_t[j] is bj[n]
+                for (int j = 0; j < n; j++, record += PerState, hp++, dc++, bj++)
                 {
-                    dCTerms[j] = hNext[j] * g;
-                    TV adj = TV.Fma(TV.Broadcast(bc[p.COffset + j]), g, adjoint[j]);      // ∂L/∂h_t
-                    TV dExponent = adj * hPrev[j] * dec[j];                                 // ∂L/∂(Δ_t·A)
-                    stepAcc = TV.Fma(dExponent, a[j], stepAcc);
-                    dA[j] = TV.Fma(dExponent, dt, dA[j]);
-                    dBTerms[j] = adj * dtu;
-                    inputAcc = TV.Fma(adj, TV.Broadcast(bc[p.BOffset + j]), inputAcc);
-                    adjoint[j] = adj * dec[j];                                                         // ∂L/∂h_{t−1}
+                    TV decay = *dc;
+                    record[CTerm] = hp[n] * g;                                                    // h_t·g, summed into ∂L/∂C_t
+                    TV adj = TV.Fma(TV.Broadcast(bj[n]), g, record[Adjoint]);                     // ∂L/∂h_t
+                    TV dExponent = adj * *hp * decay;                                             // ∂L/∂(Δ_t·A)
+                    stepAcc = TV.Fma(dExponent, record[Rate], stepAcc);
+                    record[RateGrad] = TV.Fma(dExponent, dt, record[RateGrad]);
+                    record[BTerm] = adj * dtu;
+                    inputAcc = TV.Fma(adj, TV.Broadcast(*bj), inputAcc);
+                    record[Adjoint] = adj * decay;                                                // ∂L/∂h_{t−1}
                 }
-                TV.AddLaneSums(dBTerms, dBRow, n);                                                       // ∂L/∂B_t, ∂L/∂C_t: sums over the block's channels
-                TV.AddLaneSums(dCTerms, dCRow, n);
+                TV.AddLaneSums(records + BTerm, PerState, dBRow, n);                              // ∂L/∂B_t, ∂L/∂C_t: sums over the block's channels
+                TV.AddLaneSums(records + CTerm, PerState, dCRow, n);
                 TV.Store(TV.Fma(g, skip, dt * inputAcc), (T*)p.GradU + row * e + c0, lanes);
                 TV.Store(TV.Fma(u, inputAcc, stepAcc) * slopes[i], (T*)p.GradDelta + row * e + c0, lanes);
             }
         }
         for (int j = 0; j < n; j++)
         {
-            TV.Store(adjoint[j], (T*)p.GradH0 + (bi * n + j) * e + c0, lanes);
-            Scatter(p.ALog ? dA[j] * a[j] : dA[j], (T*)p.GradAPartial + (bi * e + c0) * n + j, n, lanes);   // ∂A/∂A_log = A
+            TV* record = records + j * PerState;
+            TV.Store(record[Adjoint], (T*)p.GradH0 + (bi * n + j) * e + c0, lanes);
+            Scatter(p.ALog ? record[RateGrad] * record[Rate] : record[RateGrad], (T*)p.GradAPartial + (bi * e + c0) * n + j, n, lanes);   // ∂A/∂A_log = A
         }
         TV.Store(dSkip, (T*)p.GradDPartial + bi * e + c0, lanes);
     }
@@ -269,6 +300,17 @@ internal static unsafe class MixerScanKernel<T, TV>
     internal static void Scatter(TV value, T* target, long stride, int lanes)
     {
         for (int i = 0; i < lanes; i++) target[i * stride] = TV.Element(value, i);
+    }
+
+    /// <summary>
+    /// Asks for the cache line at <paramref name="address"/> ahead of use. A block reads one line per row of each (l, e)
+    /// tensor, rows apart by e·4 bytes (a page at e = 1024), which the hardware prefetchers do not follow across pages;
+    /// the recurrence pass is long enough to hide the next chunk's misses behind it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Prefetch(void* address)
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(address);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
