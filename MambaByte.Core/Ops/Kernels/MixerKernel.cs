@@ -24,6 +24,9 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
 
     static long Blocks(long channels) => (channels + Width - 1) / Width;
 
+    /// <summary>How many rows ahead the conv kernels prefetch (each row is a page apart at d_inner 1024).</summary>
+    const int PrefetchRows = 16;
+
     // ---------------------------------------------------------------- conv
 
     /// <summary>xc[b, t, c] = silu(bias[c] + Σ_k w[k, c]·xpad[b, t + k, c]), xpad = (left context or zeros, x).</summary>
@@ -46,6 +49,11 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         StartWindow(p, bi, c0, lanes, window);
         for (long t = 0; t < l; t++)
         {
+            if (t + PrefetchRows < l)
+            {
+                VectorOps.Prefetch(x + (t + PrefetchRows) * p.XzStride);
+                VectorOps.Prefetch(outRow + (t + PrefetchRows) * e);
+            }
             window[(int)k - 1] = Load(x + t * p.XzStride, lanes);
             Vector256<T> pre = PreActivation(w, window, bias);
             Store(pre * SelectiveScanKernel<T>.Sigmoid(pre), outRow + t * e, lanes);
@@ -113,6 +121,12 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         for (long t = 0; t < l + k - 1; t++)
         {
             Vector256<T> dPre = Vector256<T>.Zero;
+            if (t + PrefetchRows < l)
+            {
+                VectorOps.Prefetch(x + (t + PrefetchRows) * p.XzStride);
+                VectorOps.Prefetch(gOutRow + (t + PrefetchRows) * e);
+                VectorOps.Prefetch(gx + (t + PrefetchRows) * p.XzStride);
+            }
             if (t < l)
             {
                 window[(int)k - 1] = Load(x + t * p.XzStride, lanes);

@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace MambaByte.Core.Ops.Kernels;
 
@@ -84,10 +83,10 @@ internal static unsafe class MixerScanKernel<T, TV>
                 if (t + chunk < l)                                                                // the next chunk's rows, for passes 1 and 3
                 {
                     long ahead = row + chunk;
-                    Prefetch((T*)p.Delta + ahead * e + c0);
-                    Prefetch((T*)p.U + ahead * e + c0);
-                    if (p.Xz != 0) Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
-                    Prefetch((T*)p.Y + ahead * e + c0);
+                    VectorOps.Prefetch((T*)p.Delta + ahead * e + c0);
+                    VectorOps.Prefetch((T*)p.U + ahead * e + c0);
+                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
+                    VectorOps.Prefetch((T*)p.Y + ahead * e + c0);
                 }
                 TV dt = steps[t - t0], dtu = inputs[t - t0];
                 T* bRow = (T*)p.Bc + row * p.BcStride + p.BOffset, cRow = (T*)p.Bc + row * p.BcStride + p.COffset;
@@ -194,10 +193,10 @@ internal static unsafe class MixerScanKernel<T, TV>
                 if (t0 > 0)                                                                       // the next chunk's (t0 − k ..) inputs
                 {
                     long ahead = row - k;
-                    Prefetch((T*)p.Delta + ahead * e + c0);
-                    Prefetch((T*)p.U + ahead * e + c0);
-                    Prefetch((T*)p.GradY + ahead * e + c0);
-                    if (p.Xz != 0) Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
+                    VectorOps.Prefetch((T*)p.Delta + ahead * e + c0);
+                    VectorOps.Prefetch((T*)p.U + ahead * e + c0);
+                    VectorOps.Prefetch((T*)p.GradY + ahead * e + c0);
+                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
                 }
                 TV dt = steps[i], dtu = inputs[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;
@@ -233,9 +232,9 @@ internal static unsafe class MixerScanKernel<T, TV>
                 if (t0 > 0)                                                                       // and the rows it will write
                 {
                     long ahead = row - k;
-                    Prefetch((T*)p.GradU + ahead * e + c0);
-                    Prefetch((T*)p.GradDelta + ahead * e + c0);
-                    if (p.Xz != 0) Prefetch((T*)p.GradZ + ahead * p.XzStride + p.Channels + c0);
+                    VectorOps.Prefetch((T*)p.GradU + ahead * e + c0);
+                    VectorOps.Prefetch((T*)p.GradDelta + ahead * e + c0);
+                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.GradZ + ahead * p.XzStride + p.Channels + c0);
                 }
                 TV u = TV.Load((T*)p.U + row * e + c0, lanes), dt = steps[i], dtu = inputs[i], g = grads[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;
@@ -300,17 +299,6 @@ internal static unsafe class MixerScanKernel<T, TV>
     internal static void Scatter(TV value, T* target, long stride, int lanes)
     {
         for (int i = 0; i < lanes; i++) target[i * stride] = TV.Element(value, i);
-    }
-
-    /// <summary>
-    /// Asks for the cache line at <paramref name="address"/> ahead of use. A block reads one line per row of each (l, e)
-    /// tensor, rows apart by e·4 bytes (a page at e = 1024), which the hardware prefetchers do not follow across pages;
-    /// the recurrence pass is long enough to hide the next chunk's misses behind it.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Prefetch(void* address)
-    {
-        if (Sse.IsSupported) Sse.Prefetch0(address);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
