@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures;
 
 namespace MambaByte.Core.Checkpoints;
 

@@ -2,6 +2,8 @@ using System.Globalization;
 using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Models;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures;
 
 namespace MambaByte.Core.Export;
 

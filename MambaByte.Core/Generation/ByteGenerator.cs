@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MambaByte.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Core.Generation;
 

@@ -13,7 +13,7 @@ internal static class BaselineInput
             throw new ArgumentException($"{model}: byte ids must be int64, got {bytes.dtype}");
     }
 
-    public static T State<T>(Generation.IInferenceState state, Tensor bytes, string model) where T : class, Generation.IInferenceState
+    public static T State<T>(IInferenceState state, Tensor bytes, string model) where T : class, IInferenceState
     {
         if (state is not T typed)
             throw new ArgumentException($"{model}: expected a {typeof(T).Name}, got {state.GetType().Name} (create it with NewState)");

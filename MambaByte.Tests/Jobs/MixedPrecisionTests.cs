@@ -5,6 +5,7 @@ using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Jobs;
 

@@ -2,6 +2,7 @@ using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Jobs;
 

@@ -4,6 +4,7 @@ using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.Jobs;
 

@@ -7,6 +7,7 @@ using MambaByte.Train;
 using MambaByte.Train.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.LongDocuments;
 

@@ -9,6 +9,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 using MambaByte.Core.Diagnostics;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Train.Bench;
 

@@ -10,6 +10,7 @@ using MambaByte.Data;
 using MambaByte.Train.Evaluation;
 using MambaByte.Train.Models;
 using MambaByte.Train.Training;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Train.Commands;
 

@@ -5,6 +5,7 @@ using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Train.Models;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Train.Commands;
 

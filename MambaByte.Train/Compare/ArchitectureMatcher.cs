@@ -1,5 +1,9 @@
 using System.Globalization;
 using MambaByte.Core.Models;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Train.Compare;
 

@@ -1,6 +1,10 @@
 using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
 using MambaByte.Train.Training;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Train.Models;
 

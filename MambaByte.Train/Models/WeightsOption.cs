@@ -1,5 +1,6 @@
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Train.Models;
 

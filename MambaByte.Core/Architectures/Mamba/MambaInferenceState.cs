@@ -1,6 +1,7 @@
 using static TorchSharp.torch;
+using MambaByte.Core.Models;
 
-namespace MambaByte.Core.Generation;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// The whole Mamba model's inference state: one <see cref="MambaLayerState"/> per layer. Its size does not grow

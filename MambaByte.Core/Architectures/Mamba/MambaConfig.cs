@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MambaByte.Core.Models;
 
-namespace MambaByte.Core.Models;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// Hyperparameters of a Mamba language model with the reference names and defaults (<c>MambaConfig</c> in

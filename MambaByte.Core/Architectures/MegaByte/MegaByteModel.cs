@@ -4,8 +4,9 @@ using MambaByte.Core.Modules.Attention;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MambaByte.Core.Models;
 
-namespace MambaByte.Core.Models;
+namespace MambaByte.Core.Architectures.MegaByte;
 
 /// <summary>
 /// MegaByte (Yu et al. 2023). The model predicts byte j from bytes 0 … j−1 (its position j); the contract's

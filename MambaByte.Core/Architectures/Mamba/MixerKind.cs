@@ -1,4 +1,4 @@
-namespace MambaByte.Core.Modules;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>Which implementation of the mixer's non-matmul work (conv, SiLU, scan, skip, gate) the parallel forward runs.</summary>
 public enum MixerKind

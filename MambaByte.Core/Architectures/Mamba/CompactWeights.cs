@@ -1,4 +1,4 @@
-namespace MambaByte.Core.Generation;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// Rounding of weight rows to the compact <see cref="WeightFormat"/>s and back. The dequantised values are what

@@ -6,7 +6,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace MambaByte.Core.Modules;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// The Mamba (S6) mixer of <c>mamba_ssm/modules/mamba_simple.py</c>: in_proj → (x, z), causal depthwise conv then

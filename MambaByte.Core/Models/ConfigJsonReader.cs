@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace MambaByte.Core.Models;
 
 /// <summary>Reads the flat config.json of the baselines with messages that name the file and the key.</summary>
-internal sealed class BaselineJson(JsonObject json, string source)
+internal sealed class ConfigJsonReader(JsonObject json, string source)
 {
     public void RequireArchitecture(string expected)
     {

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace MambaByte.Core.Generation;
+namespace MambaByte.Core.Modules.Attention;
 
 /// <summary>
 /// Keys and values of one attention layer for the positions seen so far, in a buffer that doubles when full,

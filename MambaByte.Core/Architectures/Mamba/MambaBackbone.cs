@@ -5,7 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MambaByte.Core.Models;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// <c>MixerModel</c> of <c>mamba_ssm/models/mixer_seq_simple.py</c>: embedding, n_layer residual Mamba blocks,

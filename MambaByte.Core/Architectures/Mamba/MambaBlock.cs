@@ -3,8 +3,9 @@ using MambaByte.Core.Models;
 using MambaByte.Core.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Modules;
 
-namespace MambaByte.Core.Modules;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// The pre-norm residual block of <c>mamba_ssm/modules/block.py</c> in its residual-passing form:

@@ -1,4 +1,4 @@
-namespace MambaByte.Core.Generation;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>Which implementation runs <see cref="Models.MambaLMHeadModel.Step"/>.</summary>
 public enum StepKind

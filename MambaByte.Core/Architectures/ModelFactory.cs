@@ -1,8 +1,12 @@
 using MambaByte.Core.Checkpoints;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MambaByte.Core.Models;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
-namespace MambaByte.Core.Models;
+namespace MambaByte.Core.Architectures;
 
 /// <summary>
 /// Builds a model from its config.json. A config with <c>"architecture"</c> names a baseline; the reference

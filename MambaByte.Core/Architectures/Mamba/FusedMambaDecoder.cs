@@ -5,7 +5,7 @@ using MambaByte.Core.Ops.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MambaByte.Core.Generation;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// The whole Mamba model's recurrent step on the CPU in C# SIMD, with no tensor operation per byte: embedding row

@@ -1,7 +1,7 @@
 using MambaByte.Core.Ops;
 using static TorchSharp.torch;
 
-namespace MambaByte.Core.Generation;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// One Mamba layer's recurrent state, as <c>allocate_inference_cache</c> in <c>mamba_simple.py</c>:

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
+using MambaByte.Core.Models;
 
-namespace MambaByte.Core.Models;
+namespace MambaByte.Core.Architectures.MegaByte;
 
 /// <summary>
 /// Hyperparameters of MegaByte (Yu et al. 2023; <see cref="MegaByteModel"/>). The global model runs over
@@ -38,8 +39,8 @@ public sealed record MegaByteConfig
     public long Seed { get; init; } = 1337;
 
     public int ByteEmbeddingWidth => DGlobal / PatchSize;
-    public int ResolvedDGlobalMlp => DGlobalMlp ?? BaselineJson.SwiGluHidden(DGlobal);
-    public int ResolvedDLocalMlp => DLocalMlp ?? BaselineJson.SwiGluHidden(DLocal);
+    public int ResolvedDGlobalMlp => DGlobalMlp ?? ConfigJsonReader.SwiGluHidden(DGlobal);
+    public int ResolvedDLocalMlp => DLocalMlp ?? ConfigJsonReader.SwiGluHidden(DLocal);
 
     /// <summary>
     /// Patches the global model can see: a window of c bytes is padded to ⌊c/P⌋+1 patches (the model predicts
@@ -150,7 +151,7 @@ public sealed record MegaByteConfig
 
     private static int EvenHeads(int width)
     {
-        int heads = BaselineJson.HeadsFor(width, 64);
+        int heads = ConfigJsonReader.HeadsFor(width, 64);
         while (width % heads != 0 || width / heads % 2 != 0) heads--;   // rotary embeddings need an even head width
         return heads;
     }
@@ -258,7 +259,7 @@ public sealed record MegaByteConfig
     /// <summary>Reads what <see cref="ConfigJson"/> writes; <paramref name="source"/> names the file in errors.</summary>
     public static MegaByteConfig FromConfigJson(JsonObject json, string source = "config.json")
     {
-        var reader = new BaselineJson(json, source);
+        var reader = new ConfigJsonReader(json, source);
         reader.RejectUnknownKeys(KnownKeys);
         reader.RequireArchitecture(ArchitectureName);
         int vocab = reader.Int("vocab_size", ByteLanguageModel.ByteVocabulary);

@@ -1,4 +1,4 @@
-namespace MambaByte.Core.Generation;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// How the large inference matrices (every layer's in_proj and out_proj, and the LM head, which is the embedding

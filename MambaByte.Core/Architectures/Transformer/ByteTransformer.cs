@@ -4,8 +4,9 @@ using MambaByte.Core.Modules.Attention;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MambaByte.Core.Models;
 
-namespace MambaByte.Core.Models;
+namespace MambaByte.Core.Architectures.Transformer;
 
 /// <summary>
 /// Decoder-only byte-level Transformer: byte embedding → n_layer pre-norm blocks (RoPE causal attention,

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace MambaByte.Core.Checkpoints;
+namespace MambaByte.Core.Models;
 
 /// <summary>Reads a JSON object file (config.json, run.json), failing with the path and the problem.</summary>
 public static class JsonFile

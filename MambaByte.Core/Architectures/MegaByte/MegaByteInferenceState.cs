@@ -1,6 +1,8 @@
 using static TorchSharp.torch;
+using MambaByte.Core.Models;
+using MambaByte.Core.Modules.Attention;
 
-namespace MambaByte.Core.Generation;
+namespace MambaByte.Core.Architectures.MegaByte;
 
 /// <summary>
 /// MegaByte's generation state: the global model's KV caches (one entry per patch), the local model's KV caches

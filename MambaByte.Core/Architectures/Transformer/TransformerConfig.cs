@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
+using MambaByte.Core.Models;
 
-namespace MambaByte.Core.Models;
+namespace MambaByte.Core.Architectures.Transformer;
 
 /// <summary>
 /// Hyperparameters of the byte-level Transformer (<see cref="ByteTransformer"/>): decoder-only, pre-norm
@@ -28,7 +29,7 @@ public sealed record TransformerConfig
     /// <summary>Seed of the nanoGPT initialisation; not written to config.json (a checkpoint's weights replace it), read when present.</summary>
     public long Seed { get; init; } = 1337;
 
-    public int ResolvedDMlp => DMlp ?? BaselineJson.SwiGluHidden(DModel);
+    public int ResolvedDMlp => DMlp ?? ConfigJsonReader.SwiGluHidden(DModel);
     public int HeadDim => DModel / NHead;
 
     public TransformerConfig Validate(string source = "transformer config")
@@ -153,7 +154,7 @@ public sealed record TransformerConfig
     /// <summary>Reads what <see cref="ConfigJson"/> writes; <paramref name="source"/> names the file in errors.</summary>
     public static TransformerConfig FromConfigJson(JsonObject json, string source = "config.json")
     {
-        var reader = new BaselineJson(json, source);
+        var reader = new ConfigJsonReader(json, source);
         reader.RejectUnknownKeys(KnownKeys);
         reader.RequireArchitecture(ArchitectureName);
         int vocab = reader.Int("vocab_size", ByteLanguageModel.ByteVocabulary);

@@ -5,8 +5,9 @@ using MambaByte.Core.Ops;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MambaByte.Core.Models;
 
-namespace MambaByte.Core.Models;
+namespace MambaByte.Core.Architectures.Mamba;
 
 /// <summary>
 /// The byte-level Mamba language model, <c>MambaLMHeadModel</c> of <c>mamba_ssm/models/mixer_seq_simple.py</c>.

@@ -1,4 +1,6 @@
-namespace MambaByte.Core.Generation;
+using MambaByte.Core.Models;
+using MambaByte.Core.Modules.Attention;
+namespace MambaByte.Core.Architectures.Transformer;
 
 /// <summary>The byte Transformer's generation state: one growing KV cache per layer.</summary>
 public sealed class TransformerInferenceState : IInferenceState
