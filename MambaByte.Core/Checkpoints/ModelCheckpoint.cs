@@ -4,6 +4,7 @@ using MambaByte.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 using MambaByte.Core.Architectures;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Core.Checkpoints;
 
@@ -31,9 +32,7 @@ public static class ModelCheckpoint
     {
         Directory.CreateDirectory(directory);
         string configPath = Path.Combine(directory, ConfigFileName);
-        string temp = configPath + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        File.WriteAllText(temp, model.ConfigJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(temp, configPath, overwrite: true);
+        AtomicFile.WriteAllText(configPath, model.ConfigJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
         var stateDict = model.state_dict();
         var tensors = stateDict.Where(p => !IsTiedCopy(model, p.Key)).ToList();

@@ -4,7 +4,6 @@ using System.Text.Json;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Core.Ops;
-using MambaByte.Train.Models;
 using MambaByte.Train.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

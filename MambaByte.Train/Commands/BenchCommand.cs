@@ -3,6 +3,7 @@ using System.Text.Json;
 using MambaByte.Core.Native;
 using MambaByte.Train.Bench;
 using static TorchSharp.torch;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Train.Commands;
 
@@ -70,10 +71,6 @@ public static class BenchCommand
         return command;
     }
 
-    static void WriteJson(string path, BenchResults results)
-    {
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(temporary, path, overwrite: true);
-    }
+    static void WriteJson(string path, BenchResults results) =>
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
 }

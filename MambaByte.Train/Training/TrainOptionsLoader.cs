@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using MambaByte.Core.Models;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Train.Training;
 
@@ -15,12 +16,8 @@ namespace MambaByte.Train.Training;
 /// </summary>
 public static class TrainOptionsLoader
 {
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        WriteIndented = true,
-    };
+    /// <summary>run.json's JSON form (the run directory's, shared with trainer_state.json).</summary>
+    public static readonly JsonSerializerOptions Json = RunDirectory.Json;
 
     /// <summary>Each option: its kebab-case name, CLR type and help text, in declaration order.</summary>
     public static IReadOnlyList<(string Name, Type Type, string Description, PropertyInfo Property)> Describe() =>

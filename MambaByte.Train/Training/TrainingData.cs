@@ -1,6 +1,5 @@
 using MambaByte.Core.Checkpoints;
 using MambaByte.Data;
-using MambaByte.Train.Models;
 
 namespace MambaByte.Train.Training;
 

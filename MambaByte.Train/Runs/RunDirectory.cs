@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Text.Json;
+using MambaByte.Core.Files;
 
-namespace MambaByte.Train.Training;
+namespace MambaByte.Train.Runs;
 
 /// <summary>
 /// The checkpoint directories of a run: <c>checkpoints/step-N/</c> (the last K kept) and <c>best/</c>. Every
@@ -10,10 +12,18 @@ namespace MambaByte.Train.Training;
 /// in, then deletes the backup, syncing the parent directory after each rename; whatever point a crash stops it
 /// at, <see cref="RemoveStaleTemporaries"/> finds one complete copy and keeps it.
 /// </summary>
-public sealed class CheckpointStore(string runDirectory)
+public sealed class RunDirectory(string runDirectory)
 {
     /// <summary>The file whose presence marks a complete training checkpoint.</summary>
     public const string StateFile = "trainer_state.json";
+
+    /// <summary>The JSON form of run.json and trainer_state.json: kebab-case keys, indented.</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        WriteIndented = true,
+    };
 
     const string StepPrefix = "step-";
     const string TemporaryMarker = ".tmp-";
@@ -24,11 +34,11 @@ public sealed class CheckpointStore(string runDirectory)
     /// <summary>Where earlier versions moved the old copy aside (cleanup deleted it, losing both copies after a crash); still recovered.</summary>
     const string LegacyBackupMarker = ".tmp-old-";
 
-    public string RunDirectory { get; } = Path.GetFullPath(runDirectory);
+    public string FullPath { get; } = Path.GetFullPath(runDirectory);
 
-    public string CheckpointsDirectory => Path.Combine(RunDirectory, "checkpoints");
+    public string CheckpointsDirectory => Path.Combine(FullPath, "checkpoints");
 
-    public string BestDirectory => Path.Combine(RunDirectory, "best");
+    public string BestDirectory => Path.Combine(FullPath, "best");
 
     /// <summary>Test hook: called after each file of a checkpoint is written and synced, before the rename. Throwing here simulates a crash mid-write.</summary>
     public Action<string>? AfterFileWritten { get; set; }
@@ -56,7 +66,7 @@ public sealed class CheckpointStore(string runDirectory)
     /// </summary>
     public void RemoveStaleTemporaries()
     {
-        foreach (string parent in new[] { RunDirectory, CheckpointsDirectory })
+        foreach (string parent in new[] { FullPath, CheckpointsDirectory })
         {
             if (!Directory.Exists(parent)) continue;
             foreach (string dir in Directory.EnumerateDirectories(parent).Order(StringComparer.Ordinal).ToList())
@@ -132,7 +142,7 @@ public sealed class CheckpointStore(string runDirectory)
     }
 
     /// <summary>The run directory a checkpoint belongs to (…/run/checkpoints/step-N or …/run/best), or null.</summary>
-    public static string? RunDirectoryOf(string checkpoint)
+    public static string? Containing(string checkpoint)
     {
         string full = Path.GetFullPath(checkpoint).TrimEnd(Path.DirectorySeparatorChar);
         string? parent = Path.GetDirectoryName(full);
@@ -140,6 +150,25 @@ public sealed class CheckpointStore(string runDirectory)
         if (Path.GetFileName(full) == "best") return parent;
         if (Path.GetFileName(parent) == "checkpoints") return Path.GetDirectoryName(parent);
         return null;
+    }
+
+    /// <summary>Writes a checkpoint's trainer_state.json (inside a checkpoint directory being written, which is published as a whole).</summary>
+    public static void WriteState(string checkpoint, TrainerState state) =>
+        File.WriteAllText(Path.Combine(checkpoint, StateFile), JsonSerializer.Serialize(state, Json));
+
+    /// <summary>Reads a checkpoint's trainer_state.json, failing with the path when it is missing or corrupted.</summary>
+    public static TrainerState ReadState(string checkpoint)
+    {
+        string path = Path.Combine(checkpoint, StateFile);
+        try
+        {
+            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Json)
+                   ?? throw new InvalidDataException($"{path}: empty trainer state");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: corrupted trainer state ({e.Message})");
+        }
     }
 
     /// <summary>Complete step checkpoints (with trainer_state.json) in step order.</summary>

@@ -1,6 +1,6 @@
-namespace MambaByte.Train.Training;
+namespace MambaByte.Train.Runs;
 
-/// <summary>The points in replacing a checkpoint directory where <see cref="CheckpointStore.AtReplaceStage"/> is called.</summary>
+/// <summary>The points in replacing a checkpoint directory where <see cref="RunDirectory.AtReplaceStage"/> is called.</summary>
 public enum ReplaceStage
 {
     /// <summary>The old directory has been renamed to its backup name; the new one is not in place yet.</summary>

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace MambaByte.Train.Training;
+namespace MambaByte.Core.Files;
 
 /// <summary>
 /// fsync of a directory, which .NET does not offer: a rename is durable only once the directory that holds the

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace MambaByte.Train.Training;
+namespace MambaByte.Train.Runs;
 
 /// <summary>
 /// trainer_state.json in a checkpoint: where training stands after <see cref="Step"/> optimizer updates, with

@@ -1,12 +1,11 @@
 using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
-using MambaByte.Train.Training;
 using MambaByte.Core.Architectures;
 using MambaByte.Core.Architectures.Mamba;
 using MambaByte.Core.Architectures.MegaByte;
 using MambaByte.Core.Architectures.Transformer;
 
-namespace MambaByte.Train.Models;
+namespace MambaByte.Train.Training;
 
 /// <summary>
 /// The model <c>train</c> starts from: the config.json <c>--model-config</c> names (the exact model, any
