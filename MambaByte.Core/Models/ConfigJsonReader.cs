@@ -3,8 +3,11 @@ using System.Text.Json.Nodes;
 
 namespace MambaByte.Core.Models;
 
-/// <summary>Reads the flat config.json of the baselines with messages that name the file and the key.</summary>
-internal sealed class ConfigJsonReader(JsonObject json, string source)
+/// <summary>
+/// Reads a config.json (every architecture's) with messages that name the file and the key: by key from the object
+/// it was given, or any node (a nested one, such as Mamba's <c>ssm_cfg</c>) by <see cref="Int(JsonNode, string)"/> and its siblings.
+/// </summary>
+public sealed class ConfigJsonReader(JsonObject json, string source)
 {
     public void RequireArchitecture(string expected)
     {
@@ -38,39 +41,25 @@ internal sealed class ConfigJsonReader(JsonObject json, string source)
 
     public bool Bool(string key, bool fallback) => json[key] is JsonNode node ? Bool(node, key) : fallback;
 
-    private int Int(JsonNode node, string key)
+    public int Int(JsonNode node, string key)
     {
         if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out int i)) return i;
         if (node is JsonValue d && d.GetValueKind() == JsonValueKind.Number && d.TryGetValue(out double x) && x == Math.Floor(x) && Math.Abs(x) <= int.MaxValue) return (int)x;
         throw new InvalidDataException($"{source}: '{key}' must be an integer, got {node.ToJsonString()}");
     }
 
-    private double Double(JsonNode node, string key) =>
+    public double Double(JsonNode node, string key) =>
         node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out double d)
             ? d
             : throw new InvalidDataException($"{source}: '{key}' must be a number, got {node.ToJsonString()}");
 
-    private bool Bool(JsonNode node, string key) =>
+    public bool Bool(JsonNode node, string key) =>
         node is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False
             ? v.GetValue<bool>()
             : throw new InvalidDataException($"{source}: '{key}' must be true or false, got {node.ToJsonString()}");
 
-    private string String(JsonNode node, string key) =>
+    public string String(JsonNode node, string key) =>
         node is JsonValue v && v.GetValueKind() == JsonValueKind.String
             ? v.GetValue<string>()
             : throw new InvalidDataException($"{source}: '{key}' must be a string, got {node.ToJsonString()}");
-
-    /// <summary>The divisor of <paramref name="width"/> nearest to width/headDim (at least 1): head counts for the size knobs.</summary>
-    public static int HeadsFor(int width, int headDim)
-    {
-        int target = Math.Max(1, (int)Math.Round(width / (double)headDim));
-        for (int delta = 0; ; delta++)
-        {
-            if (target - delta >= 1 && width % (target - delta) == 0) return target - delta;
-            if (width % (target + delta) == 0) return target + delta;
-        }
-    }
-
-    /// <summary>SwiGLU hidden width with the parameters of a 4·d GELU MLP: 8d/3 rounded up to a multiple of 8.</summary>
-    public static int SwiGluHidden(int width) => (8 * width / 3 + 7) / 8 * 8;
 }

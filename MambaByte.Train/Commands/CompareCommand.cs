@@ -25,7 +25,7 @@ public static class CompareCommand
         var budgetMinutes = new Option<double?>("--budget-minutes") { Description = "minutes of training wall time per architecture" };
         var outDir = new Option<string>("--out") { Description = "comparison directory: runs/ARCH (ordinary train runs) and the report", DefaultValueFactory = _ => defaults.Out };
         var context = new Option<int>("--context") { Description = "bytes per training window (also the evaluation window)", DefaultValueFactory = _ => defaults.Context };
-        var batch = new Option<int>("--batch") { Description = "windows per step", DefaultValueFactory = _ => defaults.BatchSize };
+        var batch = new Option<int>("--batch-size", "--batch") { Description = "windows per step (--batch is an older spelling, still accepted)", DefaultValueFactory = _ => defaults.BatchSize };
         var seed = new Option<long>("--seed") { Description = "seed of every model's init and of the (shared) batch order", DefaultValueFactory = _ => defaults.Seed };
         var device = new Option<string>("--device") { Description = DeviceOption.Help, DefaultValueFactory = _ => defaults.Device };
         var lr = new Option<double>("--lr") { Description = "peak learning rate (all architectures)", DefaultValueFactory = _ => defaults.Lr };

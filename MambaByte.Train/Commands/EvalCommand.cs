@@ -11,6 +11,7 @@ using MambaByte.Train.Evaluation;
 using MambaByte.Train.Models;
 using MambaByte.Train.Training;
 using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures;
 
 namespace MambaByte.Train.Commands;
 
@@ -59,7 +60,7 @@ public static class EvalCommand
             int[] sweep = ParseContexts(parse.GetValue(contexts));
             int batchSize = parse.GetValue(batch);
             HashSet<string> methods = ParseMethods(parse.GetValue(method)!);
-            bool recurrent = model.Architecture == "mamba";
+            bool recurrent = ArchitectureRegistry.Get(model.Architecture, "--checkpoint").CanCarryState;
 
             var results = new List<EvalRow>();
             var sweepRows = new List<EvalRow>();

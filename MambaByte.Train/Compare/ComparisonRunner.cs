@@ -41,7 +41,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         TorchRuntime.EnsureLoaded();
         var clock = Stopwatch.StartNew();
         long farthest = options.GenerationPositions.Max() + options.GenerationBytes + 1;
-        IReadOnlyList<MatchedModel> matched = ArchitectureMatcher.Match(options.Architectures, options.Size, options.Match, options.Context, farthest, options.MegaBytePatch);
+        IReadOnlyList<MatchedModel> matched = ArchitectureMatcher.Match(options.Architectures, options.Size, options.Match, options.Context, farthest);
         MatchedModel reference = ArchitectureMatcher.Reference(options.Size, options.Context);
         output.WriteLine($"mambabyte compare: matching {ArchitectureMatcher.Quantity(options.Match)} to Mamba at size {options.Size} (context {options.Context})");
         foreach (MatchedModel m in matched)

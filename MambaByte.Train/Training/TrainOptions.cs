@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Models;
 using System.Text.Json.Serialization;
 
 namespace MambaByte.Train.Training;
@@ -9,7 +11,7 @@ namespace MambaByte.Train.Training;
 /// </summary>
 public sealed record TrainOptions
 {
-    [Description("architecture: mamba, transformer or megabyte")] public string Arch { get; init; } = "mamba";
+    [Description("architecture: " + TrainOptionsLoader.ArchitecturesPlaceholder)] public string Arch { get; init; } = ArchitectureRegistry.Default.Name;
     [Description("size preset of the architecture (see the model docs), e.g. tiny")] public string Preset { get; init; } = "tiny";
     [Description("config.json of the exact model to train (any architecture; overrides --preset, --d-model and --n-layer)")] public string ModelConfig { get; init; } = "";
     [Description("model width; overrides the preset (0 = the preset's)")] public int DModel { get; init; }
@@ -61,12 +63,13 @@ public sealed record TrainOptions
         {
             if (!ok) throw new ArgumentException(message);
         }
-        Check(Arch is "mamba" or "transformer" or "megabyte", $"--arch {Arch}: expected mamba, transformer or megabyte");
+        IArchitecture? architecture = ArchitectureRegistry.Find(Arch);
+        Check(architecture is not null, $"--arch {Arch}: expected {ArchitectureRegistry.NamesText}");
         Check(Dtype is "float32" or "bfloat16" or "auto", $"--dtype {Dtype}: expected float32, bfloat16 or auto");
         Check(Context >= 1, $"--context {Context}: expected >= 1");
         Check(BatchSize >= 1, $"--batch-size {BatchSize}: expected >= 1");
         Check(GradAccum >= 1, $"--grad-accum {GradAccum}: expected >= 1");
-        Check(!CarryState || Arch == "mamba", $"--carry-state: --arch {Arch} has no recurrent state to carry across windows (only mamba)");
+        Check(!CarryState || architecture!.CanCarryState, $"--carry-state: --arch {Arch} has no recurrent state to carry across windows (only {ArchitectureRegistry.StatefulNamesText})");
         Check(BpttWindows >= 1, $"--bptt-windows {BpttWindows}: expected >= 1");
         Check(BpttWindows == 1 || CarryState, $"--bptt-windows {BpttWindows}: needs --carry-state");
         Check((long)Context * BpttWindows <= 1 << 24, $"--bptt-windows {BpttWindows} × --context {Context}: at most {1 << 24} bytes per lane");

@@ -10,8 +10,10 @@ namespace MambaByte.Core.Architectures.Mamba;
 /// <c>mamba_ssm/models/config_mamba.py</c> plus the <c>ssm_cfg</c> arguments of <c>Mamba</c> in
 /// <c>mamba_ssm/modules/mamba_simple.py</c>). Derived sizes are computed here and nowhere else.
 /// </summary>
-public sealed record MambaConfig
+public sealed record MambaConfig : IModelConfig
 {
+    public const string ArchitectureName = "mamba";
+
     public required int DModel { get; init; }
     public required int NLayer { get; init; }
     public int VocabSize { get; init; } = ByteLanguageModel.ByteVocabulary;
@@ -43,6 +45,9 @@ public sealed record MambaConfig
     public bool FusedAddNorm { get; init; } = true;
 
     public int PadVocabSizeMultiple { get; init; } = 8;
+
+    /// <summary>Seed of the initialisation; not in the reference config.json (a checkpoint's weights replace it), read when present.</summary>
+    public long Seed { get; init; }
     public bool TieEmbeddings { get; init; } = true;
 
     public int DInner => Expand * DModel;
@@ -167,15 +172,15 @@ public sealed record MambaConfig
     /// </summary>
     public static MambaConfig FromJson(JsonObject json, string source = "config.json")
     {
-        var reader = new ConfigReader(source);
+        var reader = new ConfigJsonReader(json, source);
         if (json["model_type"] is JsonNode modelType) return FromHuggingFaceJson(json, reader.String(modelType, "model_type"), source);
         foreach (var (key, _) in json)
             if (key is not ("d_model" or "d_intermediate" or "n_layer" or "vocab_size" or "ssm_cfg" or "attn_layer_idx" or "attn_cfg"
                 or "rms_norm" or "residual_in_fp32" or "fused_add_norm" or "pad_vocab_size_multiple" or "tie_embeddings"
-                or "norm_epsilon" or "architecture"))
+                or "norm_epsilon" or "architecture" or "seed"))
                 throw new InvalidDataException($"{source}: unknown key '{key}'");
-        if (json["architecture"] is JsonNode arch && reader.String(arch, "architecture") != "mamba")
-            throw new InvalidDataException($"{source}: 'architecture' is \"{arch}\", expected \"mamba\"");
+        if (json["architecture"] is JsonNode arch && reader.String(arch, "architecture") != ArchitectureName)
+            throw new InvalidDataException($"{source}: 'architecture' is \"{arch}\", expected \"{ArchitectureName}\"");
         if (json["d_intermediate"] is JsonNode di && reader.Int(di, "d_intermediate") != 0)
             throw new InvalidDataException($"{source}: 'd_intermediate' must be 0 (MLP layers between Mamba blocks are not supported), got {di.ToJsonString()}");
         if (json["attn_layer_idx"] is JsonNode idx && (idx is not JsonArray a || a.Count != 0))
@@ -197,6 +202,7 @@ public sealed record MambaConfig
         if (json["pad_vocab_size_multiple"] is JsonNode pv) config = config with { PadVocabSizeMultiple = reader.Int(pv, "pad_vocab_size_multiple") };
         if (json["tie_embeddings"] is JsonNode te) config = config with { TieEmbeddings = reader.Bool(te, "tie_embeddings") };
         if (json["norm_epsilon"] is JsonNode ne) config = config with { NormEpsilon = reader.Double(ne, "norm_epsilon") };
+        if (json["seed"] is not null) config = config with { Seed = reader.Long("seed", 0) };
 
         if (json["ssm_cfg"] is JsonNode ssmNode)
         {
@@ -236,7 +242,7 @@ public sealed record MambaConfig
     /// </summary>
     static MambaConfig FromHuggingFaceJson(JsonObject json, string modelType, string source)
     {
-        var reader = new ConfigReader(source);
+        var reader = new ConfigJsonReader(json, source);
         if (modelType != "mamba")
             throw new InvalidDataException($"{source}: 'model_type' is \"{modelType}\"; only Hugging Face \"mamba\" (Mamba1) configs are supported");
         if (json["hidden_act"] is JsonNode act && reader.String(act, "hidden_act") != "silu")
@@ -275,32 +281,72 @@ public sealed record MambaConfig
         return config.Validate(source);
     }
 
-    sealed class ConfigReader(string source)
+    // ---- analytic cost and the IModelConfig view ----
+
+    /// <summary>
+    /// FLOPs of one forward byte. Conventions: a matmul is 2·in·out; every elementwise add, multiply, exp, log or
+    /// reciprocal is 1; SiLU = 4 (exp, add, reciprocal, multiply); softplus = 3 (exp, add, log); RMSNorm = 4·d
+    /// (square, sum, scale, weight) and LayerNorm = 7·d. Per layer, with d = d_model, e = d_inner, n = d_state,
+    /// r = dt_rank, k = d_conv:
+    ///   residual add d + norm + in_proj 2·d·2e (+2e bias) + conv 2k·e (+e bias) + SiLU 4e + x_proj 2e(r+2n)
+    ///   + dt_proj 2r·e + bias e + softplus 3e + scan 7e·n + e (exp(ΔA) 2, Δu·B 1, h update 2, C·h 2 per state;
+    ///   Δ·u once) + D·u 2e + gate SiLU 4e + multiply e + out_proj 2e·d (+d bias).
+    /// Then the final residual add d, final norm and the LM head 2·d·V (V the padded vocabulary). A = −exp(A_log)
+    /// and the embedding lookup are not per-byte work and count 0. The recurrent step does the same work.
+    /// </summary>
+    public double ForwardFlopsPerByte()
     {
-        public int Int(JsonNode node, string key)
-        {
-            if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out int i)) return i;
-            throw new InvalidDataException($"{source}: '{key}' must be an integer, got {node.ToJsonString()}");
-        }
-
-        public double Double(JsonNode node, string key)
-        {
-            if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out double d)) return d;
-            throw new InvalidDataException($"{source}: '{key}' must be a number, got {node.ToJsonString()}");
-        }
-
-        public bool Bool(JsonNode node, string key)
-        {
-            if (node is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False) return v.GetValue<bool>();
-            throw new InvalidDataException($"{source}: '{key}' must be true or false, got {node.ToJsonString()}");
-        }
-
-        public string String(JsonNode node, string key)
-        {
-            if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String) return v.GetValue<string>();
-            throw new InvalidDataException($"{source}: '{key}' must be a string, got {node.ToJsonString()}");
-        }
+        double d = DModel, e = DInner, n = DState, r = ResolvedDtRank, k = DConv;
+        double norm = RmsNorm ? 4 * d : 7 * d;
+        double layer = d + norm
+            + 2 * d * 2 * e + (Bias ? 2 * e : 0)
+            + 2 * k * e + (ConvBias ? e : 0) + 4 * e
+            + 2 * e * (r + 2 * n)
+            + 2 * r * e + e + 3 * e
+            + 7 * e * n + e
+            + 2 * e
+            + 4 * e + e
+            + 2 * e * d + (Bias ? d : 0);
+        return NLayer * layer + d + norm + 2 * d * PaddedVocabSize;
     }
+
+    /// <summary>3 × the forward count (backward ≈ 2 × forward); Mamba's cost per byte does not depend on the context length.</summary>
+    public double TrainingFlopsPerByte(int contextLength) => 3 * ForwardFlopsPerByte();
+
+    /// <summary>The recurrent step's count, the same at every position (constant time per byte).</summary>
+    public double GenerationFlopsPerByte(long position) => ForwardFlopsPerByte();
+
+    /// <summary>The size knob of <c>compare</c>: d_model = 64·size, n_layer = 2·size (a Mamba block costs about half a Transformer block, as in the paper's pairs).</summary>
+    public static MambaConfig FromSize(int size)
+    {
+        if (size < 1) throw new ArgumentException($"Mamba size must be at least 1, got {size}");
+        return new MambaConfig { DModel = 64 * size, NLayer = 2 * size };
+    }
+
+    string IModelConfig.Architecture => ArchitectureName;
+
+    public string Shape => $"d_model {DModel}, n_layer {NLayer}, d_state {DState}, expand {Expand}";
+
+    IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
+
+    JsonObject IModelConfig.ToConfigJson() => ToJson();
+
+    IModelConfig IModelConfig.Validated(string source) => Validate(source);
+
+    IModelConfig IModelConfig.WithOverrides(ModelOverrides overrides) => this with
+    {
+        DModel = overrides.DModel > 0 ? overrides.DModel : DModel,
+        NLayer = overrides.NLayer > 0 ? overrides.NLayer : NLayer,
+    };
+
+    long IModelConfig.CountParameters() => ParameterCount;
+
+    /// <summary>Mamba has no MLP; compare matches the others to it and never tunes it.</summary>
+    int? IModelConfig.FineWidth => null;
+
+    IModelConfig IModelConfig.WithFineWidth(int width) => throw new NotSupportedException("Mamba has no MLP width to tune");
+
+    ByteLanguageModel IModelConfig.Build() => new MambaLMHeadModel(this);
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"Mamba d_model={DModel} n_layer={NLayer} d_inner={DInner} d_state={DState} d_conv={DConv} dt_rank={ResolvedDtRank}");

@@ -23,17 +23,28 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
 #pragma warning restore IDE1006
 
     /// <summary>
-    /// Builds the model with the reference initialisation. <paramref name="seed"/> seeds torch's global generator
-    /// first (as the reference relies on <c>torch.manual_seed</c>), so the same seed gives the same weights.
+    /// Builds the model with the reference initialisation from <paramref name="seed"/> (when given it replaces the
+    /// config's seed and is recorded in <see cref="Config"/>), so the same config gives the same weights. The
+    /// reference initialises through torch's global generator (<c>torch.manual_seed</c>, then module defaults), so
+    /// the build seeds it and afterwards puts back the state it had: building a model never moves the caller's
+    /// random stream, as the baselines' own generators do not.
     /// </summary>
-    public MambaLMHeadModel(MambaConfig config, long seed = 0) : base(nameof(MambaLMHeadModel))
+    public MambaLMHeadModel(MambaConfig config, long? seed = null) : base(nameof(MambaLMHeadModel))
     {
-        Config = config.Validate();
-        manual_seed(seed);
-        backbone = new MambaBackbone(config);
-        lm_head = nn.Linear(config.DModel, config.PaddedVocabSize, hasBias: false);
-        InitWeights();
-        if (config.TieEmbeddings) lm_head.weight = backbone.Embedding.weight!;
+        Config = config.Validate() with { Seed = seed ?? config.Seed };
+        using Tensor callerState = get_rng_state();
+        try
+        {
+            manual_seed(Config.Seed);
+            backbone = new MambaBackbone(Config);
+            lm_head = nn.Linear(Config.DModel, Config.PaddedVocabSize, hasBias: false);
+            InitWeights();
+        }
+        finally
+        {
+            set_rng_state(callerState);
+        }
+        if (Config.TieEmbeddings) lm_head.weight = backbone.Embedding.weight!;
         RegisterComponents();
     }
 
@@ -56,7 +67,7 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     /// <summary>How the fused step stores in_proj, out_proj and the head (<see cref="UseWeights"/>); fp32 by default.</summary>
     public WeightFormat Weights { get; private set; } = WeightFormat.Fp32;
 
-    public override string Architecture => "mamba";
+    public override string Architecture => MambaConfig.ArchitectureName;
 
     public ScalarType DType => backbone.Embedding.weight!.dtype;
 
@@ -129,38 +140,14 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
         Weights = format;
     }
 
-    /// <summary>
-    /// FLOPs of one forward byte. Conventions: a matmul is 2·in·out; every elementwise add, multiply, exp, log or
-    /// reciprocal is 1; SiLU = 4 (exp, add, reciprocal, multiply); softplus = 3 (exp, add, log); RMSNorm = 4·d
-    /// (square, sum, scale, weight) and LayerNorm = 7·d. Per layer, with d = d_model, e = d_inner, n = d_state,
-    /// r = dt_rank, k = d_conv:
-    ///   residual add d + norm + in_proj 2·d·2e (+2e bias) + conv 2k·e (+e bias) + SiLU 4e + x_proj 2e(r+2n)
-    ///   + dt_proj 2r·e + bias e + softplus 3e + scan 7e·n + e (exp(ΔA) 2, Δu·B 1, h update 2, C·h 2 per state;
-    ///   Δ·u once) + D·u 2e + gate SiLU 4e + multiply e + out_proj 2e·d (+d bias).
-    /// Then the final residual add d, final norm and the LM head 2·d·V (V the padded vocabulary). A = −exp(A_log)
-    /// and the embedding lookup are not per-byte work and count 0. The recurrent step does the same work.
-    /// </summary>
-    public double ForwardFlopsPerByte()
-    {
-        double d = Config.DModel, e = Config.DInner, n = Config.DState, r = Config.ResolvedDtRank, k = Config.DConv;
-        double norm = Config.RmsNorm ? 4 * d : 7 * d;
-        double layer = d + norm
-            + 2 * d * 2 * e + (Config.Bias ? 2 * e : 0)
-            + 2 * k * e + (Config.ConvBias ? e : 0) + 4 * e
-            + 2 * e * (r + 2 * n)
-            + 2 * r * e + e + 3 * e
-            + 7 * e * n + e
-            + 2 * e
-            + 4 * e + e
-            + 2 * e * d + (Config.Bias ? d : 0);
-        return Config.NLayer * layer + d + norm + 2 * d * Config.PaddedVocabSize;
-    }
+    /// <summary>FLOPs of one forward byte: <see cref="MambaConfig.ForwardFlopsPerByte"/>.</summary>
+    public double ForwardFlopsPerByte() => Config.ForwardFlopsPerByte();
 
     /// <summary>3 × the forward count (backward ≈ 2 × forward); Mamba's cost per byte does not depend on the context length.</summary>
-    public override double TrainingFlopsPerByte(int contextLength) => 3 * ForwardFlopsPerByte();
+    public override double TrainingFlopsPerByte(int contextLength) => Config.TrainingFlopsPerByte(contextLength);
 
     /// <summary>The recurrent step's count, the same at every position (constant time per byte).</summary>
-    public override double GenerationFlopsPerByte(long position) => ForwardFlopsPerByte();
+    public override double GenerationFlopsPerByte(long position) => Config.GenerationFlopsPerByte(position);
 
     /// <summary>A_log and D (the reference's <c>_no_weight_decay</c>), biases and norm weights do not decay.</summary>
     public override bool DecaysWeight(string name, Tensor parameter)

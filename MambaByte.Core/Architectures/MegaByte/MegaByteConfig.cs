@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
+using MambaByte.Core.Modules.Attention;
 
 namespace MambaByte.Core.Architectures.MegaByte;
 
@@ -10,7 +11,7 @@ namespace MambaByte.Core.Architectures.MegaByte;
 /// RMSNorm / RoPE / SwiGLU blocks; the global input also carries a learned absolute patch position, which
 /// bounds the context at <see cref="MaxContext"/> bytes.
 /// </summary>
-public sealed record MegaByteConfig
+public sealed record MegaByteConfig : IModelConfig
 {
     public const string ArchitectureName = "megabyte";
 
@@ -39,8 +40,8 @@ public sealed record MegaByteConfig
     public long Seed { get; init; } = 1337;
 
     public int ByteEmbeddingWidth => DGlobal / PatchSize;
-    public int ResolvedDGlobalMlp => DGlobalMlp ?? ConfigJsonReader.SwiGluHidden(DGlobal);
-    public int ResolvedDLocalMlp => DLocalMlp ?? ConfigJsonReader.SwiGluHidden(DLocal);
+    public int ResolvedDGlobalMlp => DGlobalMlp ?? AttentionHeads.SwiGluHidden(DGlobal);
+    public int ResolvedDLocalMlp => DLocalMlp ?? AttentionHeads.SwiGluHidden(DLocal);
 
     /// <summary>
     /// Patches the global model can see: a window of c bytes is padded to ⌊c/P⌋+1 patches (the model predicts
@@ -142,18 +143,11 @@ public sealed record MegaByteConfig
             PatchSize = patchSize,
             DGlobal = dGlobal,
             NGlobalLayer = size,
-            NGlobalHead = EvenHeads(dGlobal),
+            NGlobalHead = AttentionHeads.For(dGlobal),
             DLocal = dLocal,
             NLocalLayer = (size + 1) / 2,
-            NLocalHead = EvenHeads(dLocal),
+            NLocalHead = AttentionHeads.For(dLocal),
         };
-    }
-
-    private static int EvenHeads(int width)
-    {
-        int heads = ConfigJsonReader.HeadsFor(width, 64);
-        while (width % heads != 0 || width / heads % 2 != 0) heads--;   // rotary embeddings need an even head width
-        return heads;
     }
 
     // ---- parameter count and analytic cost ----
@@ -284,4 +278,38 @@ public sealed record MegaByteConfig
             Seed = reader.Long("seed", defaults.Seed),
         }.Validate(source);
     }
+
+    // ---- the IModelConfig view ----
+
+    string IModelConfig.Architecture => ArchitectureName;
+
+    IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
+
+    JsonObject IModelConfig.ToConfigJson() => ConfigJson();
+
+    IModelConfig IModelConfig.Validated(string source) => Validate(source);
+
+    long IModelConfig.CountParameters() => ParameterCount();
+
+    /// <summary>
+    /// --d-model and --n-layer set the global model's width (the preset's head count when it still splits it into
+    /// even heads, else heads of about 64) and depth; the learned patch positions grow to cover the training context.
+    /// </summary>
+    IModelConfig IModelConfig.WithOverrides(ModelOverrides overrides)
+    {
+        MegaByteConfig config = this;
+        if (overrides.DModel > 0) config = config with { DGlobal = overrides.DModel, NGlobalHead = AttentionHeads.For(overrides.DModel, NGlobalHead) };
+        if (overrides.NLayer > 0) config = config with { NGlobalLayer = overrides.NLayer };
+        if (config.MaxContext < overrides.Context) config = config with { MaxContext = overrides.Context };
+        return config;
+    }
+
+    public string Shape => $"patch {PatchSize}, global {DGlobal}×{NGlobalLayer} (d_mlp {ResolvedDGlobalMlp}), local {DLocal}×{NLocalLayer}, max_context {MaxContext}";
+
+    /// <summary>The global model's MLP width: most of the cost, and linear in it.</summary>
+    int? IModelConfig.FineWidth => ResolvedDGlobalMlp;
+
+    IModelConfig IModelConfig.WithFineWidth(int width) => this with { DGlobalMlp = width };
+
+    ByteLanguageModel IModelConfig.Build() => new MegaByteModel(this);
 }

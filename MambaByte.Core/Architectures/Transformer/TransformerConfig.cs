@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
+using MambaByte.Core.Modules.Attention;
 
 namespace MambaByte.Core.Architectures.Transformer;
 
@@ -8,7 +9,7 @@ namespace MambaByte.Core.Architectures.Transformer;
 /// RMSNorm, rotary positions, SwiGLU MLP, no biases. Derived sizes and the analytic costs live here so a
 /// comparison can size a model without building it.
 /// </summary>
-public sealed record TransformerConfig
+public sealed record TransformerConfig : IModelConfig
 {
     public const string ArchitectureName = "transformer";
 
@@ -29,7 +30,7 @@ public sealed record TransformerConfig
     /// <summary>Seed of the nanoGPT initialisation; not written to config.json (a checkpoint's weights replace it), read when present.</summary>
     public long Seed { get; init; } = 1337;
 
-    public int ResolvedDMlp => DMlp ?? ConfigJsonReader.SwiGluHidden(DModel);
+    public int ResolvedDMlp => DMlp ?? AttentionHeads.SwiGluHidden(DModel);
     public int HeadDim => DModel / NHead;
 
     public TransformerConfig Validate(string source = "transformer config")
@@ -174,4 +175,33 @@ public sealed record TransformerConfig
             Seed = reader.Long("seed", defaults.Seed),
         }.Validate(source);
     }
+
+    // ---- the IModelConfig view ----
+
+    string IModelConfig.Architecture => ArchitectureName;
+
+    IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
+
+    JsonObject IModelConfig.ToConfigJson() => ConfigJson();
+
+    IModelConfig IModelConfig.Validated(string source) => Validate(source);
+
+    long IModelConfig.CountParameters() => ParameterCount();
+
+    /// <summary>--d-model takes the preset's head count when it still splits the width into even heads, else heads of about 64; --n-layer the depth.</summary>
+    IModelConfig IModelConfig.WithOverrides(ModelOverrides overrides)
+    {
+        TransformerConfig config = this;
+        if (overrides.DModel > 0) config = config with { DModel = overrides.DModel, NHead = AttentionHeads.For(overrides.DModel, NHead) };
+        if (overrides.NLayer > 0) config = config with { NLayer = overrides.NLayer };
+        return config;
+    }
+
+    public string Shape => $"d_model {DModel}, n_layer {NLayer}, n_head {NHead}, d_mlp {ResolvedDMlp}";
+
+    int? IModelConfig.FineWidth => ResolvedDMlp;
+
+    IModelConfig IModelConfig.WithFineWidth(int width) => this with { DMlp = width };
+
+    ByteLanguageModel IModelConfig.Build() => new ByteTransformer(this);
 }
