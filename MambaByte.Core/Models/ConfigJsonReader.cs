@@ -34,6 +34,8 @@ public sealed class ConfigJsonReader(JsonObject json, string source)
     {
         if (json[key] is not JsonNode node) return fallback;
         if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out long l)) return l;
+        // A value built in memory (JsonValue.Create(int)) converts only to its own type.
+        if (node is JsonValue i && i.GetValueKind() == JsonValueKind.Number && i.TryGetValue(out int small)) return small;
         throw new InvalidDataException($"{source}: '{key}' must be an integer, got {node.ToJsonString()}");
     }
 

@@ -25,9 +25,13 @@ public static class ModelLocator
         }
     }
 
-    /// <summary>The context a checkpoint was trained with (from its trainer_state.json), or null (e.g. an official mamba_ssm directory).</summary>
+    /// <summary>
+    /// The context a checkpoint was trained with: from its safetensors metadata, else (a checkpoint written before
+    /// train recorded it there) its trainer_state.json; null for a directory with neither (e.g. an official mamba_ssm one).
+    /// </summary>
     public static int? TrainedContext(string modelDirectory)
     {
+        if (ModelCheckpoint.TrainedContext(modelDirectory) is int context) return context;
         if (!File.Exists(Path.Combine(modelDirectory, RunDirectory.StateFile))) return null;
         return RunDirectory.ReadState(modelDirectory).Options["context"]?.GetValue<int>();
     }

@@ -1,4 +1,3 @@
-using MambaByte.Core.Generation;
 using MambaByte.Core.Modules;
 using MambaByte.Core.Ops;
 using TorchSharp;

@@ -7,7 +7,7 @@ namespace MambaByte.Core.Architectures.Mamba;
 /// The whole Mamba model's inference state: one <see cref="MambaLayerState"/> per layer. Its size does not grow
 /// with the number of bytes consumed, which is what makes generation constant-time and constant-memory per byte.
 /// </summary>
-public sealed class MambaInferenceState : IInferenceState
+public sealed class MambaInferenceState : IRowLoadableState
 {
     readonly MambaLayerState[] layers;
 
@@ -41,6 +41,9 @@ public sealed class MambaInferenceState : IInferenceState
             layers[i].SsmState[row].copy_(source.layers[i].SsmState[0]);
         }
     }
+
+    void IRowLoadableState.LoadRow(int row, IInferenceState source) =>
+        LoadRow(row, source as MambaInferenceState ?? throw new ArgumentException($"LoadRow takes a {nameof(MambaInferenceState)}, got {source.GetType().Name}"));
 
     /// <summary>Makes this state equal to <paramref name="source"/> (same model and batch): values and position.</summary>
     public void CopyFrom(MambaInferenceState source)

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using MambaByte.Core.Generation;
 using MambaByte.Core.Modules;
 using MambaByte.Core.Ops;
 using TorchSharp;
@@ -32,17 +31,11 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     public MambaLMHeadModel(MambaConfig config, long? seed = null) : base(nameof(MambaLMHeadModel))
     {
         Config = config.Validate() with { Seed = seed ?? config.Seed };
-        using Tensor callerState = get_rng_state();
-        try
+        using (GlobalRandomState.Seeded(Config.Seed))
         {
-            manual_seed(Config.Seed);
             backbone = new MambaBackbone(Config);
             lm_head = nn.Linear(Config.DModel, Config.PaddedVocabSize, hasBias: false);
             InitWeights();
-        }
-        finally
-        {
-            set_rng_state(callerState);
         }
         if (Config.TieEmbeddings) lm_head.weight = backbone.Embedding.weight!;
         RegisterComponents();

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using MambaByte.Core.Generation;
 using MambaByte.Core.Modules.Attention;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -43,16 +42,21 @@ public sealed class MegaByteModel : ByteLanguageModel
         config = config.Validate() with { Seed = seed ?? config.Seed };
         Config = config;
         int width = config.DGlobal, slot = config.ByteEmbeddingWidth;
-        global_embedding = nn.Embedding(ByteVocabulary, slot);
-        global_pad = nn.Parameter(zeros(width));
-        global_position = nn.Parameter(zeros(config.MaxPatches, width));
-        global_model = new TransformerStack(width, config.NGlobalLayer, config.NGlobalHead, config.ResolvedDGlobalMlp, config.RopeTheta, config.NormEpsilon, config.Dropout, "global_model");
-        global_to_local = nn.Linear(slot, config.DLocal, hasBias: false);
-        local_embedding = nn.Embedding(ByteVocabulary, config.DLocal);
-        local_pad = nn.Parameter(zeros(config.DLocal));
-        local_model = new TransformerStack(config.DLocal, config.NLocalLayer, config.NLocalHead, config.ResolvedDLocalMlp, config.RopeTheta, config.NormEpsilon, config.Dropout, "local_model");
-        lm_head = nn.Linear(config.DLocal, ByteVocabulary, hasBias: false);
-        RegisterComponents();
+        // Module constructors draw a default initialisation from torch's global generator; it is replaced below
+        // from the config's seed, and the caller's random stream is left where it was.
+        using (GlobalRandomState.Preserve())
+        {
+            global_embedding = nn.Embedding(ByteVocabulary, slot);
+            global_pad = nn.Parameter(zeros(width));
+            global_position = nn.Parameter(zeros(config.MaxPatches, width));
+            global_model = new TransformerStack(width, config.NGlobalLayer, config.NGlobalHead, config.ResolvedDGlobalMlp, config.RopeTheta, config.NormEpsilon, config.Dropout, "global_model");
+            global_to_local = nn.Linear(slot, config.DLocal, hasBias: false);
+            local_embedding = nn.Embedding(ByteVocabulary, config.DLocal);
+            local_pad = nn.Parameter(zeros(config.DLocal));
+            local_model = new TransformerStack(config.DLocal, config.NLocalLayer, config.NLocalHead, config.ResolvedDLocalMlp, config.RopeTheta, config.NormEpsilon, config.Dropout, "local_model");
+            lm_head = nn.Linear(config.DLocal, ByteVocabulary, hasBias: false);
+            RegisterComponents();
+        }
 
         var generator = new Generator(unchecked((ulong)config.Seed));
         using (no_grad())

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using MambaByte.Core.Generation;
 using MambaByte.Core.Modules.Attention;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -26,10 +25,15 @@ public sealed class ByteTransformer : ByteLanguageModel
     {
         config = config.Validate() with { Seed = seed ?? config.Seed };
         Config = config;
-        embedding = nn.Embedding(ByteVocabulary, config.DModel);
-        backbone = new TransformerStack(config.DModel, config.NLayer, config.NHead, config.ResolvedDMlp, config.RopeTheta, config.NormEpsilon, config.Dropout, "backbone");
-        if (!config.TieEmbeddings) lm_head = nn.Linear(config.DModel, ByteVocabulary, hasBias: false);
-        RegisterComponents();
+        // Module constructors draw a default initialisation from torch's global generator; it is replaced below
+        // from the config's seed, and the caller's random stream is left where it was.
+        using (GlobalRandomState.Preserve())
+        {
+            embedding = nn.Embedding(ByteVocabulary, config.DModel);
+            backbone = new TransformerStack(config.DModel, config.NLayer, config.NHead, config.ResolvedDMlp, config.RopeTheta, config.NormEpsilon, config.Dropout, "backbone");
+            if (!config.TieEmbeddings) lm_head = nn.Linear(config.DModel, ByteVocabulary, hasBias: false);
+            RegisterComponents();
+        }
 
         var generator = new Generator(unchecked((ulong)config.Seed));
         using (no_grad())
