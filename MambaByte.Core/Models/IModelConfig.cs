@@ -18,7 +18,7 @@ public interface IModelConfig
     IModelConfig WithSeed(long seed);
 
     /// <summary>The config.json written beside model.safetensors; <see cref="IArchitecture.ReadConfig"/> reads it back to an equal config.</summary>
-    JsonObject ToConfigJson();
+    JsonObject ConfigJson();
 
     /// <summary>Checks the values; <paramref name="source"/> names the file or options in the message.</summary>
     IModelConfig Validated(string source);
@@ -30,7 +30,7 @@ public interface IModelConfig
     IModelConfig WithOverrides(ModelOverrides overrides);
 
     /// <summary>Trainable parameters of the model this config builds (tied weights once).</summary>
-    long CountParameters();
+    long ParameterCount();
 
     /// <summary>Analytic training FLOPs per byte (forward + backward, 3× forward) for windows of <paramref name="contextLength"/> bytes.</summary>
     double TrainingFlopsPerByte(int contextLength);

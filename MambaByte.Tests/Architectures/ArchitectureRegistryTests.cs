@@ -61,12 +61,12 @@ public sealed class ArchitectureRegistryTests
         {
             IModelConfig config = architecture.Preset(preset);
             Assert.Equal(name, config.Architecture);
-            string written = config.ToConfigJson().ToJsonString();
+            string written = config.ConfigJson().ToJsonString();
             JsonObject json = JsonNode.Parse(written)!.AsObject();
             Assert.Same(architecture, ArchitectureRegistry.Of(json, preset));
             IModelConfig read = ArchitectureRegistry.Read(json, preset);
-            Assert.Equal(written, read.ToConfigJson().ToJsonString());
-            Assert.Equal(config.CountParameters(), read.CountParameters());
+            Assert.Equal(written, read.ConfigJson().ToJsonString());
+            Assert.Equal(config.ParameterCount(), read.ParameterCount());
             Assert.Equal(config.TrainingFlopsPerByte(1024), read.TrainingFlopsPerByte(1024));
             Assert.Equal(config.Shape, read.Shape);
 
@@ -86,13 +86,13 @@ public sealed class ArchitectureRegistryTests
         using ByteLanguageModel model = config.Build();
         Assert.Equal(name, model.Architecture);
         // Counted from the modules the model registered, not from the config's formula.
-        Assert.Equal(model.parameters().Sum(p => p.numel()), config.CountParameters());
+        Assert.Equal(model.parameters().Sum(p => p.numel()), config.ParameterCount());
         foreach (int context in new[] { 8, 64, 1000 })
             Assert.Equal(model.TrainingFlopsPerByte(context), config.TrainingFlopsPerByte(context));
         foreach (long position in new[] { 0L, 7L, 8L, 500L })
             Assert.Equal(model.GenerationFlopsPerByte(position), config.GenerationFlopsPerByte(position));
         // The config.json the model writes reads back to the same config.
-        Assert.Equal(config.ToConfigJson().ToJsonString(), ArchitectureRegistry.Read(model.ConfigJson()).ToConfigJson().ToJsonString());
+        Assert.Equal(config.ConfigJson().ToJsonString(), ArchitectureRegistry.Read(model.ConfigJson()).ConfigJson().ToJsonString());
     }
 
     [Fact]
@@ -116,7 +116,7 @@ public sealed class ArchitectureRegistryTests
         IModelConfig[] sizes = [.. Enumerable.Range(1, 4).Select(s => architecture.FromSize(s, context).Validated("test"))];
         for (int s = 1; s < sizes.Length; s++)
         {
-            Assert.True(sizes[s].CountParameters() > sizes[s - 1].CountParameters(), $"{name} size {s + 1}");
+            Assert.True(sizes[s].ParameterCount() > sizes[s - 1].ParameterCount(), $"{name} size {s + 1}");
             Assert.True(sizes[s].TrainingFlopsPerByte(256) > sizes[s - 1].TrainingFlopsPerByte(256), $"{name} size {s + 1}");
         }
     }

@@ -74,7 +74,7 @@ public static class ArchitectureMatcher
         }
         return result;
 
-        double Measure(IModelConfig c) => match == MatchParams ? c.CountParameters() : c.TrainingFlopsPerByte(context);
+        double Measure(IModelConfig c) => match == MatchParams ? c.ParameterCount() : c.TrainingFlopsPerByte(context);
     }
 
     /// <summary>The reference at <paramref name="size"/>: the model every other architecture is matched to.</summary>
@@ -100,7 +100,7 @@ public static class ArchitectureMatcher
     }
 
     static MatchedModel Matched(IModelConfig config, int context) =>
-        new(config.Architecture, config.ToConfigJson(), config.CountParameters(), config.TrainingFlopsPerByte(context), config.Shape);
+        new(config.Architecture, config.ConfigJson(), config.ParameterCount(), config.TrainingFlopsPerByte(context), config.Shape);
 
     /// <summary>
     /// For each value of the size knob (until its default shape costs over 4× the target), the MLP width whose

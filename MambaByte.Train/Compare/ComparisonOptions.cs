@@ -1,3 +1,5 @@
+using MambaByte.Core.Native;
+
 namespace MambaByte.Train.Compare;
 
 /// <summary>
@@ -22,7 +24,7 @@ public sealed record ComparisonOptions
     public int Context { get; init; } = 256;
     public int BatchSize { get; init; } = 8;
     public long Seed { get; init; } = 1337;
-    public string Device { get; init; } = "auto";
+    public string Device { get; init; } = DeviceOption.Default;
     public double Lr { get; init; } = 2e-3;
     public string TrainSplit { get; init; } = "train";
     public string EvalSplit { get; init; } = "validation";

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using MambaByte.Core.Native;
 using MambaByte.Core.Architectures;
 using MambaByte.Core.Models;
 using System.Text.Json.Serialization;
@@ -20,7 +21,7 @@ public sealed record TrainOptions
     [Description("split to train on")] public string TrainSplit { get; init; } = "train";
     [Description("split for periodic evaluation (skipped when the store has none)")] public string EvalSplit { get; init; } = "validation";
     [Description("run directory: checkpoints/step-N/, best/, metrics.csv, run.json")] public string Out { get; init; } = "runs/latest";
-    [Description("cpu, cuda, cuda:N or auto")] public string Device { get; init; } = "auto";
+    [Description("cpu, cuda, cuda:N or auto")] public string Device { get; init; } = DeviceOption.Default;
     [Description("float32, bfloat16 (mixed precision: bf16 matrix products, fp32 master weights, optimizer, A_log, D, dt bias, norms and residual), or auto (bfloat16 where its matmul measures faster)")] public string Dtype { get; init; } = "float32";
     [Description("bytes per training window")] public int Context { get; init; } = 256;
     [Description("windows per micro-batch (with --carry-state: lanes, each reading its own document stream; per rank under mpiexec: the global batch is ranks × this)")] public int BatchSize { get; init; } = 8;

@@ -329,7 +329,7 @@ public sealed record MambaConfig : IModelConfig
 
     IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
 
-    JsonObject IModelConfig.ToConfigJson() => ToJson();
+    JsonObject IModelConfig.ConfigJson() => ToJson();
 
     IModelConfig IModelConfig.Validated(string source) => Validate(source);
 
@@ -339,7 +339,7 @@ public sealed record MambaConfig : IModelConfig
         NLayer = overrides.NLayer > 0 ? overrides.NLayer : NLayer,
     };
 
-    long IModelConfig.CountParameters() => ParameterCount;
+    long IModelConfig.ParameterCount() => ParameterCount;
 
     /// <summary>Mamba has no MLP; compare matches the others to it and never tunes it.</summary>
     int? IModelConfig.FineWidth => null;

@@ -285,11 +285,7 @@ public sealed record MegaByteConfig : IModelConfig
 
     IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
 
-    JsonObject IModelConfig.ToConfigJson() => ConfigJson();
-
     IModelConfig IModelConfig.Validated(string source) => Validate(source);
-
-    long IModelConfig.CountParameters() => ParameterCount();
 
     /// <summary>
     /// --d-model and --n-layer set the global model's width (the preset's head count when it still splits it into

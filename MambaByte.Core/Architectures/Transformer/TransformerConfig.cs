@@ -182,11 +182,7 @@ public sealed record TransformerConfig : IModelConfig
 
     IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
 
-    JsonObject IModelConfig.ToConfigJson() => ConfigJson();
-
     IModelConfig IModelConfig.Validated(string source) => Validate(source);
-
-    long IModelConfig.CountParameters() => ParameterCount();
 
     /// <summary>--d-model takes the preset's head count when it still splits the width into even heads, else heads of about 64; --n-layer the depth.</summary>
     IModelConfig IModelConfig.WithOverrides(ModelOverrides overrides)
