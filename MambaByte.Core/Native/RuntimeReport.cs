@@ -15,7 +15,8 @@ public sealed record RuntimeReport(
     string Simd,
     string Bf16Units,
     string Int8Units,
-    string NativeFix)
+    string NativeFix,
+    bool KeepsFreedMemory)
 {
     public static RuntimeReport Collect()
     {
@@ -32,13 +33,15 @@ public sealed record RuntimeReport(
             DescribeSimd(),
             CpuFeatures.Detect().Bf16Units,
             CpuFeatures.Detect().Int8Units,
-            DescribeNativeFix(TorchRuntime.NativeLibraryPath()));
+            DescribeNativeFix(TorchRuntime.NativeLibraryPath()),
+            TorchRuntime.KeepsFreedMemory);
     }
 
     public static string DescribeSimd()
     {
         var features = new List<string> { $"Vector<float> {Vector<float>.Count} lanes" + (Vector.IsHardwareAccelerated ? "" : " (not accelerated)") };
         if (Avx512F.IsSupported) features.Add("AVX-512F");
+        features.Add(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "fused scan at 512 bits" : "fused scan at 256 bits");
         if (Avx2.IsSupported) features.Add("AVX2");
         if (Fma.IsSupported) features.Add("FMA");
         if (AdvSimd.IsSupported) features.Add("NEON");

@@ -69,9 +69,41 @@ public static class TorchRuntime
     [DllImport("libc", EntryPoint = "setenv")]
     static extern int setenv(string name, string value, int overwrite);
 
+    /// <summary>
+    /// Whether glibc keeps freed blocks up to 32 MB for reuse (see <see cref="KeepFreedMemory"/>); false elsewhere or
+    /// when MAMBABYTE_RELEASE_FREED_MEMORY=1.
+    /// </summary>
+    public static bool KeepsFreedMemory { get; private set; }
+
+    /// <summary>
+    /// libtorch allocates a step's activations and gradients afresh and frees them at the end of the step. glibc hands
+    /// blocks above its (adaptive) mmap threshold back to the kernel on free, so the next step takes a page fault and
+    /// a kernel page-zeroing for every 4 KB again: in a d_model 512 training step that was about 5 % of the time
+    /// (<c>perf</c>: clear_page and the fault path), and the process took 578K page faults in 40 steps against 263K
+    /// with this setting. Blocks up to 32 MB (glibc's largest mmap threshold) now come from the heap, and the heap is
+    /// not trimmed, so memory stays with the process for the next step. Peak memory is unchanged.
+    /// </summary>
+    static void KeepFreedMemory()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("MAMBABYTE_RELEASE_FREED_MEMORY") == "1") return;
+        try
+        {
+            const int mTrimThreshold = -1, mMmapThreshold = -3;
+            KeepsFreedMemory = mallopt(mMmapThreshold, 32 << 20) == 1 & mallopt(mTrimThreshold, int.MaxValue) == 1;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // not glibc (e.g. musl): its allocator keeps its own policy
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    static extern int mallopt(int parameter, int value);
+
     static Exception? TryLoad()
     {
         PreferPassiveOpenMpWaiting();
+        KeepFreedMemory();
         try
         {
             using var probe = torch.ones(1);

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using MambaByte.Core.Ops.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,6 +27,22 @@ public static class FusedMixer
     }
 
     static int threads = Environment.ProcessorCount;
+
+    /// <summary>
+    /// The SIMD width of the scan kernels on this thread: 512 where the CPU runs 512-bit vectors natively (AVX-512), else
+    /// 256. Setting it affects only the calling thread (tests run both widths side by side; 512 without hardware
+    /// support is correct but slow, through .NET's software fallback); null goes back to the detected width.
+    /// </summary>
+    public static int? VectorBits
+    {
+        get => vectorBits ?? DetectedVectorBits;
+        set => vectorBits = value is null or 256 or 512 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "fused mixer vector width must be 256 or 512");
+    }
+
+    /// <summary>512 when <see cref="Vector512.IsHardwareAccelerated"/>, else 256.</summary>
+    public static int DetectedVectorBits { get; } = Vector512.IsHardwareAccelerated ? 512 : 256;
+
+    [ThreadStatic] static int? vectorBits;
 
     /// <summary>Whether the fused kernels can run on tensors of this device and dtype.</summary>
     public static bool Supports(Device device, ScalarType dtype) =>

@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Models;
+using MambaByte.Data;
 using MambaByte.Tests.Support;
 using MambaByte.Train;
 using MambaByte.Train.Compare;
@@ -54,7 +56,8 @@ public sealed class CompareCommandTests
         foreach (ArchitectureResult r in report.Architectures)
         {
             string run = ComparisonRunner.RunDirectory(outDirectory, r.Architecture);
-            Assert.Equal(run, r.RunDirectory);
+            Assert.Equal($"runs/{r.Architecture}", r.RunDirectory);   // relative to the report
+            Assert.Equal(run, Path.GetFullPath(Path.Combine(outDirectory, r.RunDirectory)));
             Assert.True(r.TrainedNow);
 
             // The model the run trained, rebuilt from its own config.json and counted from its tensors.
@@ -116,7 +119,7 @@ public sealed class CompareCommandTests
         foreach (ArchitectureResult r in again.Architectures)
         {
             Assert.False(r.TrainedNow);
-            Assert.Equal(metricsBefore[r.Architecture], File.ReadAllBytes(Path.Combine(r.RunDirectory, "metrics.csv")));
+            Assert.Equal(metricsBefore[r.Architecture], File.ReadAllBytes(Path.Combine(outDirectory, r.RunDirectory, "metrics.csv")));
             ArchitectureResult first = report.Architectures.Single(a => a.Architecture == r.Architecture);
             Assert.Equal(first.FinalValidationBitsPerByte, r.FinalValidationBitsPerByte);
             Assert.Equal(first.TestBitsPerByte, r.TestBitsPerByte);
@@ -164,9 +167,12 @@ public sealed class CompareCommandTests
         SingleThreadedTorch.Ensure();
         using var temp = new TempDir();
         string outDirectory = temp.File("minutes");
+        // The shipped dataset by its absolute folder, and an absolute --out: neither may reach the report.
+        string dataset = DatasetResolver.FindDataset("kjv")!;
+        Assert.True(Path.IsPathRooted(dataset) && Path.IsPathRooted(outDirectory));
         string[] args =
         [
-            "compare", "--data", "kjv", "--archs", "mamba", "--size", "1", "--budget-minutes", "0.005", "--context", $"{Context}",
+            "compare", "--data", dataset, "--archs", "mamba", "--size", "1", "--budget-minutes", "0.005", "--context", $"{Context}",
             "--batch", $"{Batch}", "--device", "cpu", "--out", outDirectory, "--eval-bytes", "256", "--test-bytes", "256",
             "--gen-positions", "8", "--gen-bytes", "2",
         ];
@@ -179,11 +185,33 @@ public sealed class CompareCommandTests
         Assert.Equal(state.Step, report.Architectures[0].Steps);
         Assert.Equal(0.005, report.BudgetMinutes);
         byte[] metrics = File.ReadAllBytes(Path.Combine(run, "metrics.csv"));
+        AssertNoAbsolutePaths(outDirectory, dataset);
+
+        // The recorded command, run from the report's directory, names the same data and output folder.
+        Assert.EndsWith($" --data {Path.GetRelativePath(outDirectory, dataset)} --archs mamba --size 1 --budget-minutes 0.005 --context {Context} --batch {Batch} --device cpu --out . --eval-bytes 256 --test-bytes 256 --gen-positions 8 --gen-bytes 2", report.Command);
+        Assert.Equal(Path.GetFullPath(dataset), Path.GetFullPath(Path.Combine(outDirectory, report.Data)));
+        Assert.Equal("runs/mamba", report.Architectures[0].RunDirectory);
 
         (code, output) = Run(args);
         Assert.True(code == 0, output);
         Assert.Contains("mamba: already trained (", output);
         Assert.Equal(metrics, File.ReadAllBytes(Path.Combine(run, "metrics.csv")));
+    }
+
+    /// <summary>report.md and report.json name no absolute path: not the report's folder, nor any '/'-rooted path at all.</summary>
+    static void AssertNoAbsolutePaths(string outDirectory, string dataset)
+    {
+        foreach (string file in new[] { ComparisonReportWriter.MarkdownFile, ComparisonReportWriter.JsonFile })
+        {
+            string text = File.ReadAllText(Path.Combine(outDirectory, file));
+            Assert.True(text.Length > 500, $"{file}: {text.Length} characters");
+            Assert.DoesNotContain(Path.GetFullPath(outDirectory), text);
+            Assert.Contains(Path.GetRelativePath(outDirectory, dataset), text);   // the dataset is named, relative to the report
+            Assert.DoesNotContain(Path.GetTempPath().TrimEnd('/'), text);
+            // A rooted path is a '/' after a start of line, space, quote, backtick, parenthesis or '=' (System.Text.Json writes '/' unescaped).
+            Match rooted = Regex.Match(text, @"(^|[\s""'`(=])/[^\s/]", RegexOptions.Multiline);
+            Assert.False(rooted.Success, $"{file}: absolute path at {rooted.Index}: {text.Substring(Math.Max(0, rooted.Index - 40), Math.Min(80, text.Length - Math.Max(0, rooted.Index - 40)))}");
+        }
     }
 
     [Fact]

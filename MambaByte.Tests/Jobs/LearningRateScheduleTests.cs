@@ -27,7 +27,26 @@ public sealed class LearningRateScheduleTests
         // 8 × 256 × 1 bytes per step: 1,000,000 bytes is 489 steps (rounded up).
         Assert.Equal(489, LearningRateSchedule.For(options with { MaxSteps = 0, MaxBytes = 1_000_000 }).DecaySteps);
         Assert.Equal(40, LearningRateSchedule.For(options with { DecaySteps = 40 }).DecaySteps);
-        var timeOnly = LearningRateSchedule.For(options with { MaxSteps = 0, MaxMinutes = 1 });
-        Assert.Equal(1.0, timeOnly.At(1_000_000));                // no horizon: flat at the peak
+        // With a step or byte horizon a time limit beside it does not change the schedule (exact resume).
+        Assert.Equal(0.5, LearningRateSchedule.For(options with { MaxMinutes = 1 }).At(50, elapsedSeconds: 59), 12);
+        Assert.Equal(1.0, LearningRateSchedule.For(options with { MaxSteps = 0, MaxMinutes = 0, MaxBytes = 0 }).At(1_000_000));   // no horizon: the peak
+    }
+
+    [Fact]
+    public void A_run_limited_only_by_time_decays_over_its_time_budget()
+    {
+        // Peak 1e-3, floor 1e-4, 10 warmup steps, 2 minutes: the cosine's progress is elapsed / 120 s.
+        var options = new TrainOptions { Lr = 1e-3, MinLrRatio = 0.1, WarmupSteps = 10, MaxSteps = 0, MaxMinutes = 2 };
+        LearningRateSchedule schedule = LearningRateSchedule.For(options);
+        Assert.Equal(0, schedule.DecaySteps);
+        Assert.Equal(120, schedule.DecaySeconds);
+        Assert.Equal(5e-4, schedule.At(4, elapsedSeconds: 100), 15);          // warmup counts steps whatever the time
+        Assert.Equal(1e-3, schedule.At(10, elapsedSeconds: 0), 15);
+        Assert.Equal(8.681980515339464e-4, schedule.At(11, elapsedSeconds: 30), 15);   // 1e-4 + 4.5e-4 (1 + cos π/4)
+        Assert.Equal(5.5e-4, schedule.At(11, elapsedSeconds: 60), 15);                 // half the budget: mean of peak and floor
+        Assert.Equal(5.5e-4, schedule.At(5_000, elapsedSeconds: 60), 15);              // the step count plays no part
+        Assert.Equal(2.318019484660536e-4, schedule.At(11, elapsedSeconds: 90), 15);  // 1e-4 + 4.5e-4 (1 − cos π/4)
+        Assert.Equal(1e-4, schedule.At(11, elapsedSeconds: 120), 15);                  // the floor when time is up
+        Assert.Equal(1e-4, schedule.At(11, elapsedSeconds: 1_000), 15);
     }
 }

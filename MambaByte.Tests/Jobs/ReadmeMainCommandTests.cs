@@ -28,12 +28,17 @@ public sealed class ReadmeMainCommandTests
         ["generate"] = new() { ["--max-bytes"] = "16", ["--device"] = "cpu" },
     };
 
-    internal static string MainCommandLine()
+    static string RepositoryRoot()
     {
         string? directory = AppContext.BaseDirectory;
         while (directory is not null && !File.Exists(Path.Combine(directory, "README.md"))) directory = Path.GetDirectoryName(directory);
         Assert.NotNull(directory);
-        string[] lines = File.ReadAllLines(Path.Combine(directory, "README.md"));
+        return directory;
+    }
+
+    internal static string MainCommandLine()
+    {
+        string[] lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "README.md"));
         int marker = Array.IndexOf(lines, "<!-- main-command -->");
         Assert.True(marker >= 0, "README.md has no <!-- main-command --> block");
         return lines.Skip(marker + 1).First(l => !l.StartsWith("```", StringComparison.Ordinal));
@@ -128,6 +133,27 @@ public sealed class ReadmeMainCommandTests
         var text = new List<byte>(Encoding.UTF8.GetBytes("And God said"));
         for (int i = 0; i < 16; i++) text.Add(ArgmaxNextByte(model, text));
         Assert.Equal(Encoding.UTF8.GetString(text.ToArray()) + Environment.NewLine, greedyOutput.ToString());
+    }
+
+    [Fact]
+    public void The_readme_main_command_trains_for_the_minutes_its_text_states_with_no_step_limit()
+    {
+        // The train part as written (nothing shortened), parsed as `mambabyte train` parses it.
+        string train = MainCommandLine().Split("&&", StringSplitOptions.TrimEntries)[0];
+        List<string> args = ShellWords(train[DotnetRunPrefix.Length..]);
+        Assert.Equal("train", args[0]);
+        var given = new Dictionary<string, string>();
+        for (int i = 1; i < args.Count; i += 2) given[args[i].TrimStart('-')] = args[i + 1];
+        TrainOptions options = TrainOptionsLoader.Merge(null, null, given);
+        Assert.Equal(0, options.MaxSteps);      // the time is the limit: no default step count cuts it short
+        Assert.Equal(0, options.MaxBytes);
+        Assert.Equal(3, options.MaxMinutes);
+
+        // The paragraph above the command says so.
+        string[] lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "README.md"));
+        int marker = Array.IndexOf(lines, "<!-- main-command -->");
+        string paragraph = string.Join(' ', lines[..marker].Reverse().Skip(1).TakeWhile(l => l.Length > 0).Reverse());
+        Assert.Contains("for three minutes", paragraph);
     }
 
     /// <summary>Bits summed over every byte after the first, predicted from back-to-back windows of <paramref name="context"/>.</summary>

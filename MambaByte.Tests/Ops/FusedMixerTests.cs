@@ -18,23 +18,35 @@ namespace MambaByte.Tests.Ops;
 public sealed class FusedMixerTests
 {
     /// <summary>Lengths 1, 3, 64, 1000; d_inner odd (13, 7) and a multiple of the SIMD width (16); with and without carried state.</summary>
-    public static TheoryData<string, int, int, int, bool> KernelCases()
+    public static TheoryData<string, int, int, int, bool, int> KernelCases()
     {
-        var data = new TheoryData<string, int, int, int, bool>();
-        foreach (string dtype in new[] { "float64", "float32" })
+        var data = new TheoryData<string, int, int, int, bool, int>();
+        foreach (int bits in new[] { 256, 512 })
         {
-            data.Add(dtype, 1, 13, 3, false);
-            data.Add(dtype, 3, 13, 3, true);
-            data.Add(dtype, 64, 16, 4, true);
-            data.Add(dtype, 64, 13, 16, false);
-            data.Add(dtype, 1000, 7, 4, true);
+            foreach (string dtype in new[] { "float64", "float32" })
+            {
+                data.Add(dtype, 1, 13, 3, false, bits);
+                data.Add(dtype, 3, 13, 3, true, bits);
+                data.Add(dtype, 64, 16, 4, true, bits);
+                data.Add(dtype, 64, 13, 16, false, bits);
+                data.Add(dtype, 1000, 7, 4, true, bits);
+            }
+            data.Add("float32", 64, 37, 16, true, bits);   // two full 16-lane blocks and a partial one at 512 bits
         }
         return data;
     }
 
+    /// <summary>Every case at both scan widths (256 and 512 bits; 512 runs through .NET's software fallback on a CPU without AVX-512).</summary>
     [Theory]
     [MemberData(nameof(KernelCases))]
-    public void Fused_conv_and_scan_match_the_tensor_op_reference_values_and_gradients(string dtype, int length, int channels, int states, bool carried)
+    public void Fused_conv_and_scan_match_the_tensor_op_reference_values_and_gradients(string dtype, int length, int channels, int states, bool carried, int vectorBits)
+    {
+        FusedMixer.VectorBits = vectorBits;   // this thread only
+        try { CheckKernels(dtype, length, channels, states, carried); }
+        finally { FusedMixer.VectorBits = null; }
+    }
+
+    static void CheckKernels(string dtype, int length, int channels, int states, bool carried)
     {
         SingleThreadedTorch.Ensure();
         using var scope = NewDisposeScope();

@@ -23,6 +23,24 @@ public sealed class SelectiveScanKernelTests
     }
 
     [Fact]
+    public void Base_2_decay_exponential_is_within_two_ulp_of_Math_Pow_and_clamps_to_a_normal_float()
+    {
+        double worst = 0;
+        for (int i = 0; i <= 200_000; i++)
+        {
+            float y = -125f + 140f * i / 200_000f; // [-125, 15]: Δ·A·log₂e of the decays (and a little above 0)
+            float got = SelectiveScanKernel<float>.Exp2Float(Vector256.Create(y)).GetElement(6);
+            double expected = Math.Pow(2, y);
+            worst = Math.Max(worst, Math.Abs(got - expected) / expected);
+        }
+        Assert.True(worst < 2.4e-7, $"worst relative error {worst:G3}");
+        float floor = SelectiveScanKernel<float>.Exp2Float(Vector256.Create(-1000f)).GetElement(0);
+        Assert.True(float.IsNormal(floor) && floor < 3e-38f, $"2^-1000 gave {floor}");
+        Assert.Equal(1f, SelectiveScanKernel<float>.Exp2Float(Vector256.Create(0f)).GetElement(0), 2.4e-7f);   // minimax: c0 = 1 + 7e-8
+        Assert.Equal(0.5f, SelectiveScanKernel<float>.Exp2Float(Vector256.Create(-1f)).GetElement(0), 1.2e-7f);
+    }
+
+    [Fact]
     public void Single_precision_log_is_within_a_few_ulp_of_Math_Log()
     {
         double worst = 0;

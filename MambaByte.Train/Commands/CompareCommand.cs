@@ -75,7 +75,9 @@ public static class CompareCommand
                 CacheDir = parse.GetValue(cacheDir) ?? "",
             };
             if (parallel.IsDistributed) output.WriteLine($"compare: {parallel.Describe()}; {parallel.ShareCores()}");
-            string commandLine = "mambabyte " + string.Join(" ", parse.Tokens.Select(t => Quote(t.Value)));
+            // The report states the command as run from its own directory (no absolute paths: ReportPaths).
+            IReadOnlyList<string> words = ReportPaths.CommandWords(parse.Tokens.Select(t => t.Value).ToList(), options.Out);
+            string commandLine = "mambabyte " + string.Join(" ", words.Select(Quote));
 
             // SIGINT/SIGTERM: the running architecture saves a checkpoint at the next step; the same command resumes.
             using var stop = new StopSignals(cancellationToken, error);

@@ -5,7 +5,8 @@ namespace MambaByte.Train.Compare;
 /// <summary>
 /// One architecture's line in the comparison. Training numbers (steps, bytes, time, final train and validation
 /// bits-per-byte, the curves) are read back from the run's own metrics.csv; the test score and generation speeds
-/// are measured on the run's final checkpoint.
+/// are measured on the run's final checkpoint. <see cref="RunDirectory"/> is relative to the report's directory
+/// (<see cref="ReportPaths"/>).
 /// </summary>
 public sealed record ArchitectureResult(
     string Architecture,

@@ -73,6 +73,8 @@ public static class ComparisonReportWriter
         md.AppendLine();
         md.AppendLine("## Command and versions");
         md.AppendLine();
+        md.AppendLine("Run from this report's directory (its paths are relative to it):");
+        md.AppendLine();
         md.AppendLine("```");
         md.AppendLine(report.Command);
         md.AppendLine("```");

@@ -74,7 +74,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         }
 
         var report = new ComparisonReport(
-            commandLine, ComparisonVersions.Collect(options.Device), options.Data, options.TrainSplit, options.EvalSplit, options.TestSplit,
+            commandLine, ComparisonVersions.Collect(options.Device), ReportPaths.Data(options.Out, options.Data), options.TrainSplit, options.EvalSplit, options.TestSplit,
             testBytes.Length, options.Match, options.Size, options.BudgetFlops, options.BudgetMinutes, options.Context, options.BatchSize,
             options.Seed, options.Lr, clock.Elapsed.TotalSeconds, results);
         ComparisonReportWriter.Write(report, options.Out);
@@ -207,7 +207,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         string speeds = string.Join(", ", generation.Select(g => FormattableString.Invariant($"{g.BytesPerSecond:F0} B/s at {g.Position}")));
         output.WriteLine(FormattableString.Invariant($"{matched.Architecture}: test {test.BitsPerByte:F4} bits/byte over {test.BytesScored:N0} bytes; generation {speeds}"));
         return new ArchitectureResult(
-            matched.Architecture, matched.Shape, matched.Config, model.ParameterCount, flopsPerByte, runDirectory, trainedNow,
+            matched.Architecture, matched.Shape, matched.Config, model.ParameterCount, flopsPerByte, ReportPaths.Relative(options.Out, runDirectory), trainedNow,
             last.Step, last.Bytes, last.Bytes * flopsPerByte, last.ElapsedSeconds, train[^1].BitsPerByte,
             validation.Count > 0 ? validation[^1].BitsPerByte : null, test.BitsPerByte, test.BytesScored, generation, train, validation);
     }

@@ -31,13 +31,13 @@ public sealed record TrainOptions
     [Description("peak learning rate")] public double Lr { get; init; } = 2e-3;
     [Description("final learning rate as a fraction of the peak (cosine decay floor)")] public double MinLrRatio { get; init; } = 0.1;
     [Description("linear warmup steps")] public int WarmupSteps { get; init; } = 20;
-    [Description("steps of the cosine decay (0 = until --max-steps, or the steps --max-bytes allows)")] public long DecaySteps { get; init; }
+    [Description("steps of the cosine decay (0 = until --max-steps, or the steps --max-bytes allows; with only --max-minutes the decay runs over the time budget)")] public long DecaySteps { get; init; }
     [Description("AdamW beta1")] public double Beta1 { get; init; } = 0.9;
     [Description("AdamW beta2")] public double Beta2 { get; init; } = 0.95;
     [Description("AdamW weight decay (matrices only; biases, norms, A_log and D are exempt)")] public double WeightDecay { get; init; } = 0.1;
     [Description("gradient-norm clip (0 = off)")] public double GradClip { get; init; } = 1.0;
     [Description("seed of the model init and the batch order")] public long Seed { get; init; } = 1337;
-    [Description("stop after this many optimizer steps (0 = no limit)")] public long MaxSteps { get; init; } = 1000;
+    [Description("stop after this many optimizer steps (0 = no limit; the default applies only when neither --max-bytes nor --max-minutes is given)")] public long MaxSteps { get; init; } = 1000;
     [Description("stop after this many training bytes (0 = no limit)")] public long MaxBytes { get; init; }
     [Description("stop after this many minutes of wall time (0 = no limit)")] public double MaxMinutes { get; init; }
     [Description("print and record a metrics row every N steps")] public int LogEvery { get; init; } = 10;

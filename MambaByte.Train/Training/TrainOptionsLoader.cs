@@ -31,6 +31,8 @@ public static class TrainOptionsLoader
                 (p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "").Replace(ArchitecturesPlaceholder, ArchitectureRegistry.NamesText, StringComparison.Ordinal), p))
             .ToList();
 
+    const string MaxStepsKey = "max-steps";
+
     public static TrainOptions Merge(JsonObject? config, string? configSource, IReadOnlyDictionary<string, string> commandLine)
     {
         var merged = (JsonObject)JsonSerializer.SerializeToNode(new TrainOptions(), Json)!;
@@ -51,6 +53,10 @@ public static class TrainOptionsLoader
             merged[key] = Convert(text, type, $"--{key}");
         }
         TrainOptions options = merged.Deserialize<TrainOptions>(Json)!;
+        // The default step limit only stands in for a missing limit: a run given --max-minutes or --max-bytes (and
+        // no --max-steps, here or in its run.json) runs until that limit, so "--max-minutes 3" trains three minutes.
+        bool stepsGiven = commandLine.ContainsKey(MaxStepsKey) || config?.ContainsKey(MaxStepsKey) == true;
+        if (!stepsGiven && (options.MaxMinutes > 0 || options.MaxBytes > 0)) options = options with { MaxSteps = 0 };
         options.Validate();
         return options;
     }

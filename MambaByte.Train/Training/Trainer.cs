@@ -114,6 +114,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         long intervalBytes = 0;
 
         double Elapsed() => elapsedBefore + clock.Elapsed.TotalSeconds;
+        double lastLr = schedule.At(Math.Max(0, step - 1), elapsedBefore);   // the rate of the last step taken, for eval rows
 
         string SaveCheckpoint()
         {
@@ -126,12 +127,14 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             return lastCheckpoint;
         }
 
+        long lastEvalStep = -1;
         void Evaluate()
         {
             if (evalDocuments is null) return;
+            lastEvalStep = step;
             BitsPerByteResult result = BitsPerByteEvaluator.Windowed(model, evalDocuments, options.Context, options.Context, options.BatchSize, cancellationToken);
             model.train();
-            metrics?.Write(new MetricsRow("eval", step, bytesSeen, result.BitsPerByte * Math.Log(2), result.BitsPerByte, schedule.At(Math.Max(0, step - 1)), 0, 0, Elapsed(), options.EvalSplit));
+            metrics?.Write(new MetricsRow("eval", step, bytesSeen, result.BitsPerByte * Math.Log(2), result.BitsPerByte, lastLr, 0, 0, Elapsed(), options.EvalSplit));
             tensorboard?.add_scalar("eval/bits_per_byte", (float)result.BitsPerByte, (int)step);
             string note = "";
             if (result.BitsPerByte < best)
@@ -165,7 +168,10 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             {
                 if (parallel.Any(cancellationToken.IsCancellationRequested)) return StopOnSignal("");
 
-                double lr = schedule.At(step);
+                // A run limited only by time decays over its time budget (LearningRateSchedule): the rate of a step
+                // depends on when it starts, counted across resumes like the limit itself.
+                double lr = schedule.At(step, Elapsed());
+                lastLr = lr;
                 OptimizerSetup.SetLearningRate(optimizer, lr);
                 double gradNorm;
                 Tensor stepLoss;
@@ -240,7 +246,8 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
 
             try
             {
-                Evaluate();
+                // A time limit can end the run right after a periodic evaluation: that one is the final score.
+                if (lastEvalStep != step) Evaluate();
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

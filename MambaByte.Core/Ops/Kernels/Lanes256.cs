@@ -1,0 +1,97 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace MambaByte.Core.Ops.Kernels;
+
+/// <summary><see cref="ISimdLanes{TSelf, T}"/> on <see cref="Vector256{T}"/>: 8 float or 4 double lanes.</summary>
+internal readonly unsafe struct Lanes256<T> : ISimdLanes<Lanes256<T>, T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public readonly Vector256<T> V;
+
+    public Lanes256(Vector256<T> v) => V = v;
+
+    public static int Count => Vector256<T>.Count;
+    public static Lanes256<T> Zero => new(Vector256<T>.Zero);
+    public static Lanes256<T> One => new(Vector256<T>.One);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> Broadcast(T value) => new(Vector256.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> Load(T* source, int lanes) => new(lanes == Count ? Vector256.Load(source) : LoadPartial(source, lanes));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Lanes256<T> value, T* target, int lanes)
+    {
+        if (lanes == Count) value.V.Store(target);
+        else StorePartial(value.V, target, lanes);
+    }
+
+    public static Lanes256<T> FromSpan(ReadOnlySpan<T> values) => new(Vector256.Create(values));
+    public static T Element(Lanes256<T> value, int lane) => value.V.GetElement(lane);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> operator +(Lanes256<T> a, Lanes256<T> b) => new(a.V + b.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> operator -(Lanes256<T> a, Lanes256<T> b) => new(a.V - b.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> operator *(Lanes256<T> a, Lanes256<T> b) => new(a.V * b.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> Fma(Lanes256<T> a, Lanes256<T> b, Lanes256<T> c) => new(VectorOps.Fma(a.V, b.V, c.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> Decay(Lanes256<T> dt, Lanes256<T> scaledRate) => new(SelectiveScanKernel<T>.Decay(dt.V, scaledRate.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> Softplus(Lanes256<T> x) => new(SelectiveScanKernel<T>.Softplus(x.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> Sigmoid(Lanes256<T> x) => new(SelectiveScanKernel<T>.Sigmoid(x.V));
+
+    /// <summary>Eight float sums at a time through a transposing reduction where AVX allows, else lane by lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddLaneSums(Lanes256<T>* terms, T* target, int n)
+    {
+        int j = 0;
+        if (typeof(T) == typeof(float) && Avx.IsSupported)
+        {
+            for (; j + 8 <= n; j += 8)
+            {
+                float* row = (float*)(target + j);
+                (Vector256.Load(row) + TransposedSums((Vector256<float>*)(terms + j))).Store(row);
+            }
+        }
+        for (; j < n; j++) target[j] += Vector256.Sum(terms[j].V);
+    }
+
+    /// <summary>[Σv[0], …, Σv[7]] for eight float vectors, by horizontal adds and one cross-half add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> TransposedSums(Vector256<float>* v)
+    {
+        Vector256<float> pairs01 = Avx.HorizontalAdd(v[0], v[1]), pairs23 = Avx.HorizontalAdd(v[2], v[3]);
+        Vector256<float> pairs45 = Avx.HorizontalAdd(v[4], v[5]), pairs67 = Avx.HorizontalAdd(v[6], v[7]);
+        Vector256<float> quads0123 = Avx.HorizontalAdd(pairs01, pairs23), quads4567 = Avx.HorizontalAdd(pairs45, pairs67);
+        // Each 128-bit half of quads holds four partial sums; add the halves.
+        return Avx.Permute2x128(quads0123, quads4567, 0x20) + Avx.Permute2x128(quads0123, quads4567, 0x31);
+    }
+
+    static Vector256<T> LoadPartial(T* source, int lanes)
+    {
+        Span<T> buffer = stackalloc T[Vector256<T>.Count];
+        buffer.Clear();
+        new Span<T>(source, lanes).CopyTo(buffer);
+        return Vector256.Create<T>(buffer);
+    }
+
+    static void StorePartial(Vector256<T> value, T* target, int lanes)
+    {
+        Span<T> buffer = stackalloc T[Vector256<T>.Count];
+        value.CopyTo(buffer);
+        buffer[..lanes].CopyTo(new Span<T>(target, lanes));
+    }
+}
