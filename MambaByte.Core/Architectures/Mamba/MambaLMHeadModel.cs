@@ -188,14 +188,7 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
         return Config.PaddedVocabSize == ByteVocabulary ? logits : logits.narrow(-1, 0, ByteVocabulary);
     }
 
-    MambaInferenceState AsMambaState(IInferenceState state, long batch)
-    {
-        if (state is not MambaInferenceState mambaState)
-            throw new ArgumentException($"a Mamba model needs a {nameof(MambaInferenceState)}, got {state.GetType().Name}");
-        if (mambaState.BatchSize != batch)
-            throw new ArgumentException($"inference state is for batch {mambaState.BatchSize}, got {batch} sequences");
-        return mambaState;
-    }
+    static MambaInferenceState AsMambaState(IInferenceState state, long batch) => ModelInput.State<MambaInferenceState>(state, batch, "Mamba");
 
     // _init_weights: zero every Linear bias except dt_proj's (_no_reinit), embedding ~ N(0, 0.02²), and out_proj
     // kaiming-uniform(a=√5) scaled by 1/√n_layer (one residual per layer, as d_intermediate = 0).

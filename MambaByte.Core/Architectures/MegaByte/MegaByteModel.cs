@@ -79,7 +79,7 @@ public sealed class MegaByteModel : ByteLanguageModel
     /// <summary><paramref name="bytes"/> (b, l) int64 → next-byte logits (b, l, 256).</summary>
     public override Tensor forward(Tensor bytes)
     {
-        BaselineInput.CheckBytes(bytes, 2, Name);
+        ModelInput.CheckBytes(bytes, 2, Name);
         using var scope = NewDisposeScope();
         long batch = bytes.shape[0], length = bytes.shape[1];
         long patches = PatchCount(length);
@@ -97,8 +97,8 @@ public sealed class MegaByteModel : ByteLanguageModel
     /// </summary>
     public override Tensor Prefill(Tensor bytes, IInferenceState state)
     {
-        BaselineInput.CheckBytes(bytes, 2, Name);
-        var typed = BaselineInput.State<MegaByteInferenceState>(state, bytes, Name);
+        ModelInput.CheckBytes(bytes, 2, Name);
+        var typed = ModelInput.State<MegaByteInferenceState>(state, bytes, Name);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         long batch = bytes.shape[0], length = bytes.shape[1];
@@ -130,8 +130,8 @@ public sealed class MegaByteModel : ByteLanguageModel
     /// <summary>Consumes byte t (b) and returns the logits of byte t+1 (b, 256): a global step first when t+1 starts a patch.</summary>
     public override Tensor Step(Tensor bytes, IInferenceState state)
     {
-        BaselineInput.CheckBytes(bytes, 1, Name);
-        var typed = BaselineInput.State<MegaByteInferenceState>(state, bytes, Name);
+        ModelInput.CheckBytes(bytes, 1, Name);
+        var typed = ModelInput.State<MegaByteInferenceState>(state, bytes, Name);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         long batch = bytes.shape[0];

@@ -53,7 +53,7 @@ public sealed class ByteTransformer : ByteLanguageModel
     /// <summary><paramref name="bytes"/> (b, l) int64 → next-byte logits (b, l, 256).</summary>
     public override Tensor forward(Tensor bytes)
     {
-        BaselineInput.CheckBytes(bytes, 2, Name);
+        ModelInput.CheckBytes(bytes, 2, Name);
         return Run(bytes, null);
     }
 
@@ -62,8 +62,8 @@ public sealed class ByteTransformer : ByteLanguageModel
     /// <summary>Runs <paramref name="bytes"/> (b, l) after whatever the state already holds; returns (b, l, 256).</summary>
     public override Tensor Prefill(Tensor bytes, IInferenceState state)
     {
-        BaselineInput.CheckBytes(bytes, 2, Name);
-        var typed = BaselineInput.State<TransformerInferenceState>(state, bytes, Name);
+        ModelInput.CheckBytes(bytes, 2, Name);
+        var typed = ModelInput.State<TransformerInferenceState>(state, bytes, Name);
         using var noGrad = no_grad();
         Tensor logits = Run(bytes, typed.Caches);
         typed.Advance(bytes.shape[1]);
@@ -72,7 +72,7 @@ public sealed class ByteTransformer : ByteLanguageModel
 
     public override Tensor Step(Tensor bytes, IInferenceState state)
     {
-        BaselineInput.CheckBytes(bytes, 1, Name);
+        ModelInput.CheckBytes(bytes, 1, Name);
         using var scope = NewDisposeScope();
         Tensor logits = Prefill(bytes.unsqueeze(1), state);                                             // (b, 1, 256)
         return logits.squeeze(1).MoveToOuterDisposeScope();                                             // (b, 256)
