@@ -61,6 +61,13 @@ public static class ArchitectureRegistry
         throw new InvalidDataException($"{source}: 'architecture' must be a string, got {node.ToJsonString()}");
     }
 
+    /// <summary>
+    /// Checks a config the way a checkpoint of it will be read: its config.json is read back (the reader validates every
+    /// value, naming <paramref name="source"/> and the key), with the seed, which config.json does not hold, kept.
+    /// </summary>
+    public static IModelConfig Validate(IModelConfig config, string source) =>
+        Get(config.Architecture, "architecture").ReadConfig(config.ConfigJson(), source).WithSeed(config.Seed);
+
     /// <summary>Reads a config.json of any registered architecture.</summary>
     public static IModelConfig Read(JsonObject config, string source = "config.json") => Of(config, source).ReadConfig(config, source);
 }

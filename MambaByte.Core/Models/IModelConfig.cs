@@ -20,9 +20,6 @@ public interface IModelConfig
     /// <summary>The config.json written beside model.safetensors; <see cref="IArchitecture.ReadConfig"/> reads it back to an equal config.</summary>
     JsonObject ConfigJson();
 
-    /// <summary>Checks the values; <paramref name="source"/> names the file or options in the message.</summary>
-    IModelConfig Validated(string source);
-
     /// <summary>
     /// The config with the command line's width, depth and training context applied (zero leaves a value as it is):
     /// for a two-level model the global (outer) model's width and depth.

@@ -113,7 +113,7 @@ public sealed class ArchitectureRegistryTests
     {
         IArchitecture architecture = ArchitectureRegistry.Get(name, "--arch");
         var context = new SizeContext(256, 1000);
-        IModelConfig[] sizes = [.. Enumerable.Range(1, 4).Select(s => architecture.FromSize(s, context).Validated("test"))];
+        IModelConfig[] sizes = [.. Enumerable.Range(1, 4).Select(s => ArchitectureRegistry.Validate(architecture.FromSize(s, context), "test"))];
         for (int s = 1; s < sizes.Length; s++)
         {
             Assert.True(sizes[s].ParameterCount() > sizes[s - 1].ParameterCount(), $"{name} size {s + 1}");

@@ -65,7 +65,7 @@ public static class ArchitectureMatcher
                 ?? throw new ArgumentException($"--archs: unknown architecture '{name}' (known: {string.Join(", ", KnownArchitectures)})");
             MatchedModel model = architecture == ReferenceArchitecture
                 ? reference
-                : Matched(SearchSizes(architecture, limits, Measure, target).Validated("compare"), context);
+                : Matched(ArchitectureRegistry.Validate(SearchSizes(architecture, limits, Measure, target), "compare"), context);
             double ratio = model.RatioTo(reference, match);
             if (Math.Abs(ratio - 1) > Tolerance)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
@@ -79,7 +79,7 @@ public static class ArchitectureMatcher
 
     /// <summary>The reference at <paramref name="size"/>: the model every other architecture is matched to.</summary>
     public static MatchedModel Reference(string size, int context) =>
-        Matched(ReferenceAtSize(size, new SizeContext(context, context)).Validated("--size"), context);
+        Matched(ArchitectureRegistry.Validate(ReferenceAtSize(size, new SizeContext(context, context)), "--size"), context);
 
     public static string Quantity(string match) => match == MatchParams ? "parameter count" : "training FLOPs per byte";
 

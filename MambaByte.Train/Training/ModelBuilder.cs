@@ -32,6 +32,6 @@ public static class ModelBuilder
         }
         IModelConfig config = ArchitectureRegistry.Get(options.Arch, "--arch").Preset(options.Preset)
             .WithOverrides(new ModelOverrides(options.DModel, options.NLayer, options.Context));
-        return config.Validated(Source).ConfigJson();
+        return ArchitectureRegistry.Validate(config, Source).ConfigJson();
     }
 }

@@ -331,8 +331,6 @@ public sealed record MambaConfig : IModelConfig
 
     JsonObject IModelConfig.ConfigJson() => ToJson();
 
-    IModelConfig IModelConfig.Validated(string source) => Validate(source);
-
     IModelConfig IModelConfig.WithOverrides(ModelOverrides overrides) => this with
     {
         DModel = overrides.DModel > 0 ? overrides.DModel : DModel,

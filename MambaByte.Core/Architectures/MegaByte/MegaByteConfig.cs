@@ -285,8 +285,6 @@ public sealed record MegaByteConfig : IModelConfig
 
     IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
 
-    IModelConfig IModelConfig.Validated(string source) => Validate(source);
-
     /// <summary>
     /// --d-model and --n-layer set the global model's width (the preset's head count when it still splits it into
     /// even heads, else heads of about 64) and depth; the learned patch positions grow to cover the training context.

@@ -182,8 +182,6 @@ public sealed record TransformerConfig : IModelConfig
 
     IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
 
-    IModelConfig IModelConfig.Validated(string source) => Validate(source);
-
     /// <summary>--d-model takes the preset's head count when it still splits the width into even heads, else heads of about 64; --n-layer the depth.</summary>
     IModelConfig IModelConfig.WithOverrides(ModelOverrides overrides)
     {
