@@ -1,8 +1,11 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Core.Checkpoints;
 
@@ -26,18 +29,46 @@ public static class ModelCheckpoint
     /// temporary name then renamed. A tied lm_head.weight is left out, as safetensors conversions of the
     /// official checkpoints do; <see cref="Load"/> restores the tie.
     /// </summary>
-    public static void Save(ByteLanguageModel model, string directory)
+    public static void Save(ByteLanguageModel model, string directory) => Save(model, directory, trainedContext: null);
+
+    /// <summary>
+    /// <see cref="Save(ByteLanguageModel, string)"/> recording the window length the model was trained at in the
+    /// safetensors metadata (<see cref="TrainedContextKey"/>), where eval finds its default context.
+    /// </summary>
+    public static void Save(ByteLanguageModel model, string directory, int? trainedContext)
     {
         Directory.CreateDirectory(directory);
         string configPath = Path.Combine(directory, ConfigFileName);
-        string temp = configPath + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        File.WriteAllText(temp, model.ConfigJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(temp, configPath, overwrite: true);
+        AtomicFile.WriteAllText(configPath, model.ConfigJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
         var stateDict = model.state_dict();
         var tensors = stateDict.Where(p => !IsTiedCopy(model, p.Key)).ToList();
         Safetensors.Write(Path.Combine(directory, WeightsFileName), tensors,
-            new Dictionary<string, string> { ["format"] = "pt", ["architecture"] = model.Architecture });
+            Metadata(model, trainedContext));
+    }
+
+    /// <summary>The safetensors metadata key holding the training context (bytes per window) of a checkpoint written by train.</summary>
+    public const string TrainedContextKey = "trained_context";
+
+    static Dictionary<string, string> Metadata(ByteLanguageModel model, int? trainedContext)
+    {
+        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["architecture"] = model.Architecture };
+        if (trainedContext is int context) metadata[TrainedContextKey] = context.ToString(CultureInfo.InvariantCulture);
+        return metadata;
+    }
+
+    /// <summary>
+    /// The training context recorded in a model directory's safetensors metadata, or null when it has none (an
+    /// official mamba_ssm checkpoint, or one written before the key existed). A malformed value names the file.
+    /// </summary>
+    public static int? TrainedContext(string directory)
+    {
+        string weightsPath = Path.Combine(directory, WeightsFileName);
+        if (!File.Exists(weightsPath)) return null;
+        if (!Safetensors.ReadHeader(weightsPath).Metadata.TryGetValue(TrainedContextKey, out string? text)) return null;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int context) && context > 0
+            ? context
+            : throw new InvalidDataException($"{weightsPath}: metadata '{TrainedContextKey}' must be a positive integer, got \"{text}\"");
     }
 
     /// <summary>

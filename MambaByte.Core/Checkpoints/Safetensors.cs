@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Core.Checkpoints;
 
@@ -61,31 +62,19 @@ public static class Safetensors
         byte[] headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padding = (8 - headerBytes.Length % 8) % 8;   // the reference pads the header with spaces to 8-byte alignment
 
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(headerBytes.Length + padding));
+            stream.Write(length);
+            stream.Write(headerBytes);
+            for (int i = 0; i < padding; i++) stream.WriteByte((byte)' ');
+            foreach (var (_, tensor) in ordered)
             {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(headerBytes.Length + padding));
-                stream.Write(length);
-                stream.Write(headerBytes);
-                for (int i = 0; i < padding; i++) stream.WriteByte((byte)' ');
-                foreach (var (_, tensor) in ordered)
-                {
-                    using Tensor cpu = tensor.detach().cpu().contiguous();
-                    stream.Write(cpu.bytes);
-                }
-                stream.Flush(flushToDisk: true);
+                using Tensor cpu = tensor.detach().cpu().contiguous();
+                stream.Write(cpu.bytes);
             }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { }
-            throw;
-        }
+        });
     }
 
     /// <summary>Reads the header only: name → entry, and the metadata.</summary>

@@ -1,4 +1,5 @@
 using MambaByte.Core.Models;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Core.Export;
 

@@ -2,6 +2,8 @@ using System.Globalization;
 using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Models;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures;
 
 namespace MambaByte.Core.Export;
 
@@ -34,7 +36,7 @@ namespace MambaByte.Core.Export;
 /// </summary>
 public static class GgufMambaExporter
 {
-    public const string ArchitectureName = "mamba";
+    public const string ArchitectureName = MambaConfig.ArchitectureName;   // llama.cpp names its Mamba1 architecture with the same word
 
     /// <summary>
     /// <c>mamba.context_length</c>: what llama.cpp's converter writes for Mamba (2^20). The recurrent state does not
@@ -76,7 +78,7 @@ public static class GgufMambaExporter
         string configPath = Path.Combine(checkpointDirectory, ModelCheckpoint.ConfigFileName);
         var configJson = ModelFactory.ReadConfig(configPath);
         string architecture = ModelFactory.ArchitectureOf(configJson, configPath);
-        if (architecture != "mamba")
+        if (architecture != MambaConfig.ArchitectureName)
             throw new InvalidDataException($"{configPath}: a {architecture} model; GGUF export writes llama.cpp's mamba architecture, so only Mamba checkpoints can be exported");
         CheckLlamaCppRuns(MambaConfig.FromJson(configJson, configPath), configPath);
 

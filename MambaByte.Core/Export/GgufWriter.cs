@@ -1,4 +1,5 @@
 using System.Text;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Core.Export;
 
@@ -40,19 +41,12 @@ public static class GgufWriter
         string? directory = Path.GetDirectoryName(full);
         if (directory is not null && File.Exists(directory)) throw new IOException($"{path}: {directory} is a file, not a directory");
         if (directory is null || !Directory.Exists(directory)) throw new IOException($"{path}: directory {directory} does not exist");
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                WriteTo(stream, metadata, tensors, alignment);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
+            AtomicFile.Write(full, stream => WriteTo(stream, metadata, tensors, alignment));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(temp); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
             throw new IOException($"{path}: cannot write the GGUF file ({e.Message})", e);
         }
     }

@@ -43,7 +43,7 @@ public static class ByteGenerator
         var generated = new byte[prompts.Count][];
         using (InferenceMode.Enter(model))
         {
-            if (model is MambaLMHeadModel || prompts.All(p => p.Length == prompts[0].Length))
+            if (LoadsRows(model) || prompts.All(p => p.Length == prompts[0].Length))
                 Run(model, prompts, [.. Enumerable.Range(0, prompts.Count)], maxBytes, sampling, onByte, generated, cancellationToken);
             else
                 foreach (var group in Enumerable.Range(0, prompts.Count).GroupBy(i => prompts[i].Length))
@@ -84,18 +84,18 @@ public static class ByteGenerator
     {
         const int V = ByteLanguageModel.ByteVocabulary;
         Device device = ModelDevice(model);
-        if (state is MambaInferenceState mambaState)
+        if (state is IRowLoadableState rowState)
         {
             // Each prompt alone (any lengths, and the same numbers as generating it alone), copied into its row.
             for (int b = 0; b < prompts.Length; b++)
             {
                 using var scope = NewDisposeScope();
-                using var single = (MambaInferenceState)model.NewState(1);
+                using IInferenceState single = model.NewState(1);
                 Tensor logits = model.Prefill(Ids(prompts[b], 1, device), single);                     // (1, l, 256)
                 CopyRow(logits[0, -1], rows.AsSpan(b * V, V));
-                mambaState.LoadRow(b, single);
+                rowState.LoadRow(b, single);
             }
-            mambaState.Advance(prompts.Max(p => p.Length));
+            rowState.Advance(prompts.Max(p => p.Length));
             return;
         }
         using (var scope = NewDisposeScope())
@@ -104,6 +104,13 @@ public static class ByteGenerator
             Tensor logits = model.Prefill(Ids(all, prompts.Length, device), state);                    // (b, l, 256)
             for (int b = 0; b < prompts.Length; b++) CopyRow(logits[b, -1], rows.AsSpan(b * V, V));
         }
+    }
+
+    /// <summary>Whether the model's state takes prompts of any lengths in one batch (<see cref="IRowLoadableState"/>).</summary>
+    static bool LoadsRows(ByteLanguageModel model)
+    {
+        using IInferenceState probe = model.NewState(1);
+        return probe is IRowLoadableState;
     }
 
     static Tensor Ids(byte[] bytes, int batch, Device device)

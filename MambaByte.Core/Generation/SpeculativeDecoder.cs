@@ -1,6 +1,7 @@
 using MambaByte.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Core.Generation;
 

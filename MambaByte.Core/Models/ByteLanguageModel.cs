@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using MambaByte.Core.Generation;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -7,6 +7,9 @@ public static class DeviceOption
 {
     public const string Help = "cpu, cuda, cuda:N, or auto (cuda when available, else cpu)";
 
+    /// <summary>The default of every command's <c>--device</c> except bench (which measures the CPU).</summary>
+    public const string Default = "auto";
+
     public static torch.Device Parse(string text)
     {
         string t = text.Trim().ToLowerInvariant();

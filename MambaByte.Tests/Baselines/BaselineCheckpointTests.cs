@@ -3,6 +3,9 @@ using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Tests.Support;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.Baselines;
 

@@ -3,6 +3,8 @@ using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.Baselines;
 

@@ -1,4 +1,6 @@
 using MambaByte.Core.Models;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.Baselines;
 

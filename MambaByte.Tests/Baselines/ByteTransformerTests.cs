@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.Baselines;
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.MegaByte;
 
 namespace MambaByte.Tests.Baselines;
 

@@ -136,7 +136,7 @@ public sealed class BenchCommandTests
     /// Mamba's forward FLOPs per byte counted by hand from the config, term by term as the README states them
     /// (matmul 2·in·out; elementwise 1; SiLU 4; softplus 3; RMSNorm 4·d; scan 7·e·n + e).
     /// </summary>
-    static double HandCountedMambaForwardFlops(MambaByte.Core.Models.MambaConfig c)
+    static double HandCountedMambaForwardFlops(MambaByte.Core.Architectures.Mamba.MambaConfig c)
     {
         double d = c.DModel, e = c.DInner, n = c.DState, r = c.ResolvedDtRank, k = c.DConv, v = c.PaddedVocabSize;
         double inProj = 2 * d * 2 * e, conv = 2 * k * e + e, silu = 4 * e, xProj = 2 * e * (r + 2 * n), dtProj = 2 * r * e + e;

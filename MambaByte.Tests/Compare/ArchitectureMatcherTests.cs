@@ -4,6 +4,9 @@ using MambaByte.Tests.Support;
 using MambaByte.Train.Compare;
 using MambaByte.Train.Models;
 using MambaByte.Train.Training;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.Compare;
 

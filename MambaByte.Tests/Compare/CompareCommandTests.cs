@@ -9,6 +9,7 @@ using MambaByte.Tests.Support;
 using MambaByte.Train;
 using MambaByte.Train.Compare;
 using MambaByte.Train.Training;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Compare;
 
@@ -60,7 +61,7 @@ public sealed class CompareCommandTests
             Assert.True(r.TrainedNow);
 
             // The model the run trained, rebuilt from its own config.json and counted from its tensors.
-            using ByteLanguageModel model = ModelCheckpoint.Load(CheckpointStore.Resolve(run), TorchSharp.torch.CPU);
+            using ByteLanguageModel model = ModelCheckpoint.Load(RunDirectory.Resolve(run), TorchSharp.torch.CPU);
             Assert.Equal(r.Architecture, model.Architecture);
             Assert.Equal(model.parameters().Sum(p => p.numel()), r.Parameters);
             Assert.Equal(model.TrainingFlopsPerByte(Context), r.TrainingFlopsPerByte);
@@ -90,7 +91,7 @@ public sealed class CompareCommandTests
             Assert.Equal(eval.Select(x => x.ElapsedSeconds), r.ValidationCurve.Select(p => p.ElapsedSeconds));
 
             // The test score is what `mambabyte eval` gives on the same bytes, windows and batches.
-            (int evalCode, string evalOutput) = Run(["eval", "--checkpoint", CheckpointStore.Resolve(run), "--data", "kjv", "--split", "test",
+            (int evalCode, string evalOutput) = Run(["eval", "--checkpoint", RunDirectory.Resolve(run), "--data", "kjv", "--split", "test",
                 "--max-bytes", "512", "--context", $"{Context}", "--batch-size", $"{Batch}", "--device", "cpu", "--json"]);
             Assert.True(evalCode == 0, evalOutput);
             JsonNode windowed = JsonNode.Parse(evalOutput)!["results"]!.AsArray().First(x => x!["method"]!.GetValue<string>() == "windowed")!;
@@ -178,7 +179,7 @@ public sealed class CompareCommandTests
         (int code, string output) = Run(args);
         Assert.True(code == 0, output);
         string run = ComparisonRunner.RunDirectory(outDirectory, "mamba");
-        TrainerState state = Trainer.ReadState(CheckpointStore.Resolve(run));
+        TrainerState state = RunDirectory.ReadState(RunDirectory.Resolve(run));
         Assert.True(state.ElapsedSeconds >= 0.3, $"{state.ElapsedSeconds} s");
         ComparisonReport report = ComparisonReportWriter.Read(Path.Combine(outDirectory, ComparisonReportWriter.JsonFile));
         Assert.Equal(state.Step, report.Architectures[0].Steps);

@@ -2,6 +2,7 @@ using MambaByte.Tests.Support;
 using MambaByte.Train;
 using MambaByte.Train.Compare;
 using MambaByte.Train.Training;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Compare;
 
@@ -46,7 +47,7 @@ public sealed class CompareSignalTests
             Assert.Equal(phase, phases[^1]);
             Assert.Contains("saving a checkpoint", error.ToString());
             Assert.False(File.Exists(report));
-            TrainerState state = Trainer.ReadState(CheckpointStore.Resolve(run));
+            TrainerState state = RunDirectory.ReadState(RunDirectory.Resolve(run));
             if (phase == "train mamba") Assert.Equal(0, state.Step);                         // stopped before its first step
             else if (phase == "test mamba") Assert.Contains("mamba: resuming", output.ToString()); // trained to the budget, then stopped
             else Assert.Contains("mamba: already trained (", output.ToString());
@@ -57,6 +58,6 @@ public sealed class CompareSignalTests
         Assert.NotNull(finished);
         Assert.True(File.Exists(report));
         Assert.Contains("mamba: already trained (", last.ToString());
-        Assert.Equal(Trainer.ReadState(CheckpointStore.Resolve(run)).Step, finished.Architectures[0].Steps);
+        Assert.Equal(RunDirectory.ReadState(RunDirectory.Resolve(run)).Step, finished.Architectures[0].Steps);
     }
 }

@@ -4,6 +4,7 @@ using MambaByte.Core.Models;
 using MambaByte.Tests.Baselines;
 using MambaByte.Tests.Support;
 using MambaByte.Train;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Export;
 

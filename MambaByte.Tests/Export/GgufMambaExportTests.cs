@@ -4,6 +4,7 @@ using MambaByte.Core.Export;
 using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Export;
 

@@ -1,6 +1,7 @@
 using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using MambaByte.Train;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.Foundation;
 

@@ -5,6 +5,7 @@ using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using MambaByte.Train;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Generation;
 

@@ -7,6 +7,7 @@ using MambaByte.Tests.Jobs;
 using MambaByte.Tests.Support;
 using MambaByte.Train;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Generation;
 

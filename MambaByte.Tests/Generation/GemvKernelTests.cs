@@ -1,5 +1,6 @@
 using MambaByte.Core.Generation;
 using MambaByte.Core.Ops.Kernels;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Generation;
 

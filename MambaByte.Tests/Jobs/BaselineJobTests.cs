@@ -2,6 +2,8 @@ using MambaByte.Core.Evaluation;
 using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.Jobs;
 

@@ -1,5 +1,7 @@
 using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
+using MambaByte.Train.Runs;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -11,14 +13,14 @@ public sealed class CheckpointReplaceTests
     static void WriteVersion(string directory, string version)
     {
         Directory.CreateDirectory(directory);
-        foreach (string name in new[] { "model.safetensors", "optimizer.bin", CheckpointStore.StateFile })
+        foreach (string name in new[] { "model.safetensors", "optimizer.bin", RunDirectory.StateFile })
             File.WriteAllText(Path.Combine(directory, name), $"{name} {version}");
     }
 
     /// <summary>The version a directory holds, or null if any file is missing or the files disagree.</summary>
     static string? VersionOf(string directory)
     {
-        string[] names = ["model.safetensors", "optimizer.bin", CheckpointStore.StateFile];
+        string[] names = ["model.safetensors", "optimizer.bin", RunDirectory.StateFile];
         if (!Directory.Exists(directory) || names.Any(n => !File.Exists(Path.Combine(directory, n)))) return null;
         var versions = names.Select(n => File.ReadAllText(Path.Combine(directory, n))[(n.Length + 1)..]).Distinct().ToList();
         return versions.Count == 1 && Directory.GetFiles(directory).Length == names.Length ? versions[0] : null;
@@ -42,12 +44,12 @@ public sealed class CheckpointReplaceTests
     {
         using var temp = new TempDir();
         string run = temp.File("run");
-        var first = new CheckpointStore(run);
+        var first = new RunDirectory(run);
         first.WriteBest(dir => WriteVersion(dir, Old));
         Assert.Equal(Old, VersionOf(first.BestDirectory));
 
         int files = 0;
-        var crashing = new CheckpointStore(run)
+        var crashing = new RunDirectory(run)
         {
             AfterFileWritten = _ =>
             {
@@ -59,7 +61,7 @@ public sealed class CheckpointReplaceTests
                 if (crashPoint == "backup half deleted" && stage == ReplaceStage.NewMovedIn)
                 {
                     // Stop a recursive delete part way: one file of the backup gone, the others still there.
-                    string backup = Path.Combine(run, "best" + CheckpointStore.BackupSuffix);
+                    string backup = Path.Combine(run, "best" + RunDirectory.BackupSuffix);
                     File.Delete(Path.Combine(backup, "optimizer.bin"));
                     throw new SimulatedCrash();
                 }
@@ -69,12 +71,12 @@ public sealed class CheckpointReplaceTests
         Assert.Throws<SimulatedCrash>(() => crashing.WriteBest(dir => WriteVersion(dir, New)));
 
         // The next run starts: its cleanup recovers, then exactly one complete copy is left.
-        new CheckpointStore(run).RemoveStaleTemporaries();
+        new RunDirectory(run).RemoveStaleTemporaries();
         Assert.Equal(["best"], Directory.GetDirectories(run).Select(Path.GetFileName));
         Assert.Equal(survivor, VersionOf(Path.Combine(run, "best")));
 
         // And replacing works again from there.
-        var next = new CheckpointStore(run);
+        var next = new RunDirectory(run);
         next.WriteBest(dir => WriteVersion(dir, "third"));
         Assert.Equal("third", VersionOf(next.BestDirectory));
         Assert.Equal(["best"], Directory.GetDirectories(run).Select(Path.GetFileName));
@@ -91,7 +93,7 @@ public sealed class CheckpointReplaceTests
         WriteVersion(Path.Combine(run, "best.tmp-5e6f7a8b"), New);        // a new copy that never got renamed in
         WriteVersion(Path.Combine(run, "checkpoints", "step-4.tmp-9c0d1e2f"), New);
 
-        new CheckpointStore(run).RemoveStaleTemporaries();
+        new RunDirectory(run).RemoveStaleTemporaries();
         Assert.Equal(["best", "checkpoints"], Directory.GetDirectories(run).Select(Path.GetFileName).Order());
         Assert.Equal(Old, VersionOf(Path.Combine(run, "best")));
         Assert.Empty(Directory.GetDirectories(Path.Combine(run, "checkpoints")));

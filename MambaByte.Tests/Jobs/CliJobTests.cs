@@ -8,6 +8,7 @@ using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
 using MambaByte.Train;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Jobs;
 

@@ -5,6 +5,8 @@ using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -88,7 +90,7 @@ public sealed class MixedPrecisionTests
         TrainOptions evalOptions = Options("float32", temp.File("float32")) with { EvalBytes = 20000 };
         using var store = new TrainingData(evalOptions);
         IReadOnlyList<ReadOnlyMemory<byte>> validation = store.Services().EvalDocuments(evalOptions)!;
-        using ByteLanguageModel trained = MambaByte.Core.Checkpoints.ModelCheckpoint.Load(CheckpointStore.Resolve(temp.File("float32")), CPU);
+        using ByteLanguageModel trained = MambaByte.Core.Checkpoints.ModelCheckpoint.Load(RunDirectory.Resolve(temp.File("float32")), CPU);
         double bppFp32 = BitsPerByteEvaluator.Windowed(trained, validation, context: 64, stride: 64).BitsPerByte;
         trained.ToMixedPrecision(bfloat16);
         double bppBf16 = BitsPerByteEvaluator.Windowed(trained, validation, context: 64, stride: 64).BitsPerByte;

@@ -5,6 +5,7 @@ using MambaByte.Core.Checkpoints;
 using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
 using static TorchSharp.torch;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -50,8 +51,8 @@ public sealed class MpiTrainingTests
         // The losses moved: the comparison is not between two untouched initialisations.
         Assert.True(Math.Abs(oneRows[^1].Loss - oneRows[0].Loss) > 1e-3);
 
-        Dictionary<string, Tensor> a = Safetensors.Read(Path.Combine(CheckpointStore.Resolve(temp.File("two")), "model.safetensors"));
-        Dictionary<string, Tensor> b = Safetensors.Read(Path.Combine(CheckpointStore.Resolve(temp.File("one")), "model.safetensors"));
+        Dictionary<string, Tensor> a = Safetensors.Read(Path.Combine(RunDirectory.Resolve(temp.File("two")), "model.safetensors"));
+        Dictionary<string, Tensor> b = Safetensors.Read(Path.Combine(RunDirectory.Resolve(temp.File("one")), "model.safetensors"));
         try
         {
             Assert.Equal(b.Keys.Order(), a.Keys.Order());
@@ -101,9 +102,9 @@ public sealed class MpiTrainingTests
         Assert.True(result.ExitCode == 0, result.Describe());
         Assert.Contains("SIGTERM: saving a checkpoint at the next step boundary", result.Stderr);
         Assert.Contains("interrupted at step ", result.Stdout);
-        TrainerState state = Trainer.ReadState(CheckpointStore.Resolve(run));
+        TrainerState state = RunDirectory.ReadState(RunDirectory.Resolve(run));
         Assert.True(state.Step >= 3);
-        Assert.Equal(state.Step, MetricsLog.Read(Path.Combine(CheckpointStore.Resolve(run), "metrics.csv")).Count(r => r.Kind == "train"));
+        Assert.Equal(state.Step, MetricsLog.Read(Path.Combine(RunDirectory.Resolve(run), "metrics.csv")).Count(r => r.Kind == "train"));
     }
 
     [Fact]
@@ -121,8 +122,8 @@ public sealed class MpiTrainingTests
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES", result.Stdout + result.Stderr);
         Assert.Contains("Killed (signal 9)", result.Stdout + result.Stderr);
-        string checkpoint = CheckpointStore.Resolve(run);
-        TrainerState state = Trainer.ReadState(checkpoint);
+        string checkpoint = RunDirectory.Resolve(run);
+        TrainerState state = RunDirectory.ReadState(checkpoint);
         Assert.True(state.Step >= 2 && state.Step % 2 == 0, $"checkpoint at step {state.Step}");
         using var model = ModelCheckpoint.Load(checkpoint, CPU);
         Assert.Equal(8560, model.ParameterCount);

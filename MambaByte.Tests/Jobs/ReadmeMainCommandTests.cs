@@ -8,6 +8,7 @@ using MambaByte.Tests.Support;
 using MambaByte.Train;
 using MambaByte.Train.Training;
 using static TorchSharp.torch;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -108,7 +109,7 @@ public sealed class ReadmeMainCommandTests
         // train: 3 logged steps, a checkpoint and best/.
         List<MetricsRow> rows = MetricsLog.Read(temp.File("run/metrics.csv"));
         Assert.Equal([1L, 2L, 3L], rows.Where(r => r.Kind == "train").Select(r => r.Step));
-        Assert.Equal(Path.Combine(temp.File("run"), "checkpoints", "step-3"), CheckpointStore.Resolve(temp.File("run")));
+        Assert.Equal(Path.Combine(temp.File("run"), "checkpoints", "step-3"), RunDirectory.Resolve(temp.File("run")));
 
         // eval: the printed windowed bits/byte equals a hand-written scoring of best/ on the same bytes: back-to-back
         // windows of 32 through the plain forward, −log2 softmax of each next byte summed in C#.

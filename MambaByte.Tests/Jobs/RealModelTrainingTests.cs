@@ -2,6 +2,8 @@ using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -46,7 +48,7 @@ public sealed class RealModelTrainingTests
         Assert.Equal(4, expected.Count);
         Assert.Equal(expected, Losses(split));
         // The checkpoint is a model directory eval/generate can load, with the architecture's own config.json.
-        using ByteLanguageModel model = ModelCheckpoint.Load(CheckpointStore.Resolve(split), TorchSharp.torch.CPU);
+        using ByteLanguageModel model = ModelCheckpoint.Load(RunDirectory.Resolve(split), TorchSharp.torch.CPU);
         Assert.Equal(arch, model.Architecture);
     }
 

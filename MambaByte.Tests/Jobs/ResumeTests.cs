@@ -4,6 +4,8 @@ using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Transformer;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -71,9 +73,9 @@ public sealed class ResumeTests
         Assert.Equal(2, first.Step);
 
         // The checkpoint says the run has trained for its whole 10 minutes already (as after a long first session).
-        string checkpoint = CheckpointStore.Resolve(run);
-        string statePath = Path.Combine(checkpoint, CheckpointStore.StateFile);
-        TrainerState state = Trainer.ReadState(checkpoint);
+        string checkpoint = RunDirectory.Resolve(run);
+        string statePath = Path.Combine(checkpoint, RunDirectory.StateFile);
+        TrainerState state = RunDirectory.ReadState(checkpoint);
         File.WriteAllText(statePath, JsonSerializer.Serialize(state with { ElapsedSeconds = 600 }, TrainOptionsLoader.Json));
 
         // Nothing is left of the budget: the resumed run takes no step (it used to start a fresh 10 minutes).
@@ -84,6 +86,6 @@ public sealed class ResumeTests
         // With budget left (20 minutes) it continues, and its elapsed time carries on from the checkpoint's.
         TrainingOutcome more = new Trainer(options with { MaxMinutes = 20 }, TestTraining.Services(), new PlainProgress(TextWriter.Null)).Run(resumeFrom: run);
         Assert.Equal(6, more.Step);
-        Assert.True(Trainer.ReadState(CheckpointStore.Resolve(run)).ElapsedSeconds >= 600);
+        Assert.True(RunDirectory.ReadState(RunDirectory.Resolve(run)).ElapsedSeconds >= 600);
     }
 }

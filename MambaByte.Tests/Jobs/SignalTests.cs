@@ -3,6 +3,7 @@ using System.Diagnostics;
 using MambaByte.Tests.Support;
 using MambaByte.Train;
 using MambaByte.Train.Training;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -45,8 +46,8 @@ public sealed class SignalTests
         Assert.Equal(0, process.ExitCode);
         Assert.Contains($"{signal}: saving a checkpoint at the next step boundary", await stderr);
         Assert.Contains("interrupted at step ", rest);
-        string checkpoint = CheckpointStore.Resolve(run);
-        TrainerState state = Trainer.ReadState(checkpoint);
+        string checkpoint = RunDirectory.Resolve(run);
+        TrainerState state = RunDirectory.ReadState(checkpoint);
         Assert.True(state.Step >= 3);
         Assert.Equal(Path.Combine(run, "checkpoints", $"step-{state.Step}"), checkpoint);
         // The checkpoint holds the steps logged before the signal, none after it.
@@ -104,9 +105,9 @@ public sealed class SignalTests
         Assert.Equal(stoppedAt, outcome.Step);
         Assert.StartsWith($"interrupted at step {stoppedAt}", outcome.Message);
         Assert.Contains($"mambabyte: {signal}: saving a checkpoint", error.ToString());
-        string checkpoint = CheckpointStore.Resolve(run);
+        string checkpoint = RunDirectory.Resolve(run);
         Assert.Equal(Path.Combine(run, "checkpoints", $"step-{stoppedAt}"), checkpoint);
-        Assert.Equal(stoppedAt, Trainer.ReadState(checkpoint).Step);
+        Assert.Equal(stoppedAt, RunDirectory.ReadState(checkpoint).Step);
 
         TrainingOutcome resumed = new Trainer(Options(run), TestTraining.Services(), new PlainProgress(TextWriter.Null)).Run(resumeFrom: run);
         Assert.Equal(TrainingStopReason.Completed, resumed.Reason);

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using MambaByte.Core.Checkpoints;
 using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -37,7 +38,7 @@ public sealed class TimeBudgetTests
         TrainingOutcome outcome = new Trainer(options, TestTraining.Services(), new PlainProgress(TextWriter.Null)).Run();
         Assert.Equal(TrainingStopReason.Completed, outcome.Reason);
         double budget = options.MaxMinutes * 60;
-        Assert.True(Trainer.ReadState(CheckpointStore.Resolve(run)).ElapsedSeconds >= budget, "the run stopped before its 1.8 s budget");
+        Assert.True(RunDirectory.ReadState(RunDirectory.Resolve(run)).ElapsedSeconds >= budget, "the run stopped before its 1.8 s budget");
 
         // Each step's rate is the schedule's at the time the step started, which lies between the previous row's
         // elapsed time and its own (one row per step, the rate non-increasing in time after warmup).

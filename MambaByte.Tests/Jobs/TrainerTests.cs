@@ -1,6 +1,7 @@
 using MambaByte.Core.Native;
 using MambaByte.Tests.Support;
 using MambaByte.Train.Training;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.Jobs;
 
@@ -31,7 +32,7 @@ public sealed class TrainerTests
         Assert.Equal(TrainingStopReason.Interrupted, stopped.Reason);
         Assert.Equal(0, stopped.ExitCode);
         Assert.Equal(3, stopped.Step);
-        Assert.Equal(3, Trainer.ReadState(CheckpointStore.Resolve(interrupted)).Step);
+        Assert.Equal(3, RunDirectory.ReadState(RunDirectory.Resolve(interrupted)).Step);
 
         TrainingOutcome resumed = new Trainer(TestTraining.Options(interrupted), TestTraining.Services(), new PlainProgress(TextWriter.Null)).Run(resumeFrom: interrupted);
         Assert.Equal(TrainingStopReason.Completed, resumed.Reason);
@@ -63,10 +64,10 @@ public sealed class TrainerTests
         };
         Assert.Throws<IOException>(() => trainer.Run());
 
-        string latest = CheckpointStore.Resolve(run);
+        string latest = RunDirectory.Resolve(run);
         Assert.Equal(Path.Combine(run, "checkpoints", "step-2"), latest);
         Assert.Single(Directory.GetDirectories(Path.Combine(run, "checkpoints"), "step-4.tmp-*"));
-        Assert.Equal(2, Trainer.ReadState(latest).Step);
+        Assert.Equal(2, RunDirectory.ReadState(latest).Step);
         using var model = RecurrentTestModel.Load(latest, TorchSharp.torch.CPU);
         Assert.Equal(8, model.Width);
 
@@ -92,7 +93,7 @@ public sealed class TrainerTests
         Assert.StartsWith("step 4: non-finite loss (NaN", outcome.Message);
         Assert.Equal(3, outcome.Step);
         Assert.Equal(Path.Combine(run, "checkpoints", "step-2"), outcome.LastCheckpoint);
-        Assert.Equal(Path.Combine(run, "checkpoints", "step-2"), CheckpointStore.Resolve(run));
+        Assert.Equal(Path.Combine(run, "checkpoints", "step-2"), RunDirectory.Resolve(run));
         Assert.Equal(3, TrainRows(run).Count);
     }
 
@@ -132,7 +133,7 @@ public sealed class TrainerTests
         var evals = MetricsLog.Read(Path.Combine(run, "metrics.csv")).Where(r => r.Kind == "eval").ToList();
         Assert.Equal([2L, 4L, 6L], evals.Select(r => r.Step));
         MetricsRow best = evals.MinBy(r => r.BitsPerByte)!;
-        TrainerState bestState = Trainer.ReadState(Path.Combine(run, "best"));
+        TrainerState bestState = RunDirectory.ReadState(Path.Combine(run, "best"));
         Assert.Equal(best.Step, bestState.Step);
         Assert.Equal(best.BitsPerByte, bestState.BestEvalBitsPerByte);
         Assert.True(File.Exists(Path.Combine(run, "run.json")));

@@ -7,6 +7,8 @@ using MambaByte.Train;
 using MambaByte.Train.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Tests.LongDocuments;
 
@@ -178,8 +180,8 @@ public sealed class CarriedStateTrainingTests
             Assert.Equal(TrainingStopReason.Interrupted, trainer.Run(cancellationToken: cancel.Token).Reason);
 
             // The checkpoint holds what each lane reads next and the lanes' carried state (not zero mid-stream).
-            string checkpoint = CheckpointStore.Resolve(split);
-            JsonObject sampler = Trainer.ReadState(checkpoint).Sampler;
+            string checkpoint = RunDirectory.Resolve(split);
+            JsonObject sampler = RunDirectory.ReadState(checkpoint).Sampler;
             long[] positions = sampler["LanePositions"]!.AsArray().Select(p => p!.GetValue<long>()).ToArray();
             Assert.Equal(DocumentStreamSampler.SpreadLanes(300, 2).Select(p => (p + 3 * 2 * 32) % 300), positions);
             Dictionary<string, Tensor> state = Safetensors.Read(Path.Combine(checkpoint, CarriedState.FileName));

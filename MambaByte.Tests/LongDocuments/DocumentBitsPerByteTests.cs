@@ -7,6 +7,8 @@ using MambaByte.Tests.Support;
 using TorchSharp;
 using MambaByte.Train;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Tests.LongDocuments;
 

@@ -4,6 +4,7 @@ using MambaByte.Data;
 using MambaByte.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.LongDocuments;
 

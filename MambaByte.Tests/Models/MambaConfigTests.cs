@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Models;
 

@@ -3,6 +3,7 @@ using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Models;
 

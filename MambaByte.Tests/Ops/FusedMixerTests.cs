@@ -7,6 +7,7 @@ using TorchSharp;
 using static MambaByte.Tests.Ops.ScanTestInputs;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Tests.Ops;
 

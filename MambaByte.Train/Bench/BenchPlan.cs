@@ -1,4 +1,7 @@
 using MambaByte.Core.Models;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Train.Bench;
 

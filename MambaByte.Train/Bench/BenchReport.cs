@@ -1,6 +1,7 @@
 using System.Globalization;
 
 using MambaByte.Core.Diagnostics;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Train.Bench;
 
@@ -42,7 +43,7 @@ public static class BenchReport
             "set", "dtype", "architecture", "context", "step ms", "bytes/s", "MFLOP/byte", "training GFLOP/s", "matmul GFLOP/s same rounds", "MFU", "FLOP/s vs Mamba");
         foreach (TrainingRow r in results.Training)
         {
-            double mamba = results.Training.Single(t => t.Set == r.Set && t.Dtype == r.Dtype && t.Architecture == "mamba" && t.Context == r.Context).TrainingGflops;
+            double mamba = results.Training.Single(t => t.Set == r.Set && t.Dtype == r.Dtype && t.Architecture == MambaConfig.ArchitectureName && t.Context == r.Context).TrainingGflops;
             training.Add(r.Set, r.Dtype, r.Architecture, r.Context.ToString(CultureInfo.InvariantCulture), Range(r.StepMs, "F0"), Range(r.BytesPerSecond, "F0"),
                 F(r.FlopsPerByte / 1e6, "F2"), F(r.TrainingGflops, "F1"), F(r.MatmulGflopsSameRounds, "F1"), F(r.Mfu * 100, "F1") + "%", F(r.TrainingGflops / mamba, "F2") + "x");
         }
@@ -51,7 +52,7 @@ public static class BenchReport
             "architecture", "position", "ms/byte", "bytes/s", "MFLOP/byte", "bytes/s vs Mamba");
         foreach (GenerationRow r in results.Generation)
         {
-            double mamba = results.Generation.Single(g => g.Architecture == "mamba" && g.Position == r.Position).BytesPerSecond;
+            double mamba = results.Generation.Single(g => g.Architecture == MambaConfig.ArchitectureName && g.Position == r.Position).BytesPerSecond;
             generation.Add(r.Architecture, r.Position.ToString(CultureInfo.InvariantCulture), Range(r.MsPerByte, "F3"), F(r.BytesPerSecond, "F0"),
                 F(r.FlopsPerByte / 1e6, "F2"), F(r.BytesPerSecond / mamba, "F2") + "x");
         }

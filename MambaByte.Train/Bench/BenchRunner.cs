@@ -9,6 +9,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 using MambaByte.Core.Diagnostics;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Train.Bench;
 
@@ -33,7 +36,7 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
             foreach (string architecture in Architectures)
             {
                 using ByteLanguageModel probe = Build(set, architecture);
-                if (architecture == "mamba") mambaParameters = probe.ParameterCount;
+                if (mambaParameters == 0) mambaParameters = probe.ParameterCount;   // the set's first model, Mamba, is the reference
                 models.Add(new ModelRow(set.Name, architecture, probe.ParameterCount, probe.ParameterCount / (double)mambaParameters, Shape(set, architecture)));
                 progress($"{set.Name} {architecture}: {probe.ParameterCount:N0} parameters ({Shape(set, architecture)})");
             }
@@ -135,24 +138,12 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
 
     ByteLanguageModel Build(BenchModelSet set, string architecture)
     {
-        ByteLanguageModel model = architecture switch
-        {
-            "mamba" => new MambaLMHeadModel(set.Mamba, Seed),
-            "transformer" => new ByteTransformer(set.Transformer, Seed),
-            "megabyte" => new MegaByteModel(set.MegaByte, Seed),
-            _ => throw new ArgumentException($"bench: unknown architecture '{architecture}'"),
-        };
+        ByteLanguageModel model = set.Config(architecture).WithSeed(Seed).Build();
         model.to(device);
         return model;
     }
 
-    static string Shape(BenchModelSet set, string architecture) => architecture switch
-    {
-        "mamba" => $"d_model {set.Mamba.DModel}, {set.Mamba.NLayer} layers, d_inner {set.Mamba.DInner}, d_state {set.Mamba.DState}",
-        "transformer" => $"d_model {set.Transformer.DModel}, {set.Transformer.NLayer} layers, {set.Transformer.NHead} heads",
-        "megabyte" => $"patch {set.MegaByte.PatchSize}, global {set.MegaByte.DGlobal}x{set.MegaByte.NGlobalLayer} layers, local {set.MegaByte.DLocal}x{set.MegaByte.NLocalLayer} layers",
-        _ => architecture,
-    };
+    static string Shape(BenchModelSet set, string architecture) => set.Config(architecture).Shape;
 
     Tensor RandomBytes(long count, long seed)
     {
@@ -160,7 +151,7 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
         return randint(0, ByteLanguageModel.ByteVocabulary, [1, count], dtype: int64, generator: generator).to(device);   // (1, count)
     }
 
-    static readonly string[] Architectures = ["mamba", "transformer", "megabyte"];
+    string[] Architectures => [.. plan.Equal.Models.Select(m => m.Architecture)];
 
     /// <summary>One timed matrix product at the plan's size, in FLOP/s: sampled in the same rounds as the steps it normalises.</summary>
     double MatmulFlopsPerSecond(Tensor a, Tensor b)

@@ -1,4 +1,7 @@
 using MambaByte.Core.Native;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.Transformer;
 
 namespace MambaByte.Train.Bench;
 
@@ -23,9 +26,9 @@ public static class BenchTargets
         var checks = new List<TargetCheck>();
 
         // Training per unit of compute: Mamba's achieved training FLOP/s (bytes/s × FLOPs/byte) against each baseline's.
-        foreach (TrainingRow mamba in training.Where(r => r.Architecture == "mamba"))
+        foreach (TrainingRow mamba in training.Where(r => r.Architecture == MambaConfig.ArchitectureName))
         {
-            foreach (string baseline in new[] { "transformer", "megabyte" })
+            foreach (string baseline in new[] { TransformerConfig.ArchitectureName, MegaByteConfig.ArchitectureName })
             {
                 TrainingRow other = Training(training, mamba.Set, mamba.Dtype, baseline, mamba.Context);
                 double ratio = mamba.TrainingGflops / other.TrainingGflops;
@@ -34,13 +37,13 @@ public static class BenchTargets
             }
         }
 
-        foreach (TrainingRow mamba in training.Where(r => r.Architecture == "mamba" && r.Set == "equal"))
+        foreach (TrainingRow mamba in training.Where(r => r.Architecture == MambaConfig.ArchitectureName && r.Set == "equal"))
             checks.Add(new TargetCheck($"Mamba training MFU >= {MinMambaMfu:P0} of the {mamba.Dtype} matmul (context {mamba.Context})",
                 mamba.Mfu, MinMambaMfu, "fraction", mamba.Mfu >= MinMambaMfu));
 
-        foreach (TrainingRow bf16 in training.Where(r => r.Architecture == "mamba" && r.Dtype == "bfloat16"))
+        foreach (TrainingRow bf16 in training.Where(r => r.Architecture == MambaConfig.ArchitectureName && r.Dtype == "bfloat16"))
         {
-            TrainingRow fp32 = Training(training, bf16.Set, "float32", "mamba", bf16.Context);
+            TrainingRow fp32 = Training(training, bf16.Set, "float32", MambaConfig.ArchitectureName, bf16.Context);
             double ratio = bf16.BytesPerSecond.Median / fp32.BytesPerSecond.Median;
             string? skipped = cpu.AmxBf16 ? null : $"the CPU has no AMX-BF16 (bf16 units: {cpu.Bf16Units})";
             checks.Add(new TargetCheck($"Mamba bf16 training bytes/s >= {MinBf16Speedup}x float32 on an AMX CPU ({bf16.Set}, context {bf16.Context})",
@@ -52,10 +55,10 @@ public static class BenchTargets
                 mixer.Speedup, MinFusedMixerSpeedup, "x tensor ops", mixer.Speedup >= MinFusedMixerSpeedup));
 
         long nearPosition = plan.GenerationPositions[0], farPosition = plan.GenerationPositions[^1];   // 100, 8000
-        double growth = Generation(generation, "mamba", farPosition).MsPerByte.Median / Generation(generation, "mamba", nearPosition).MsPerByte.Median;
+        double growth = Generation(generation, MambaConfig.ArchitectureName, farPosition).MsPerByte.Median / Generation(generation, MambaConfig.ArchitectureName, nearPosition).MsPerByte.Median;
         checks.Add(new TargetCheck($"Mamba ms/byte at position {farPosition} within 10% of at {nearPosition}", growth, MaxGenerationLatencyGrowth, "x latency at " + nearPosition, growth <= MaxGenerationLatencyGrowth));
 
-        double genRatio = Generation(generation, "mamba", farPosition).BytesPerSecond / Generation(generation, "transformer", farPosition).BytesPerSecond;
+        double genRatio = Generation(generation, MambaConfig.ArchitectureName, farPosition).BytesPerSecond / Generation(generation, TransformerConfig.ArchitectureName, farPosition).BytesPerSecond;
         checks.Add(new TargetCheck($"Mamba generation bytes/s at position {farPosition} >= {MinGenerationSpeedupVsTransformer}x Transformer's", genRatio, MinGenerationSpeedupVsTransformer, "x Transformer", genRatio >= MinGenerationSpeedupVsTransformer));
 
         foreach (ScanRow fused in scans.Where(s => s.Kind == "FusedCpu"))
@@ -68,7 +71,7 @@ public static class BenchTargets
         return checks;
     }
 
-    static string Name(string architecture) => architecture == "megabyte" ? "MegaByte" : "Transformer";
+    static string Name(string architecture) => architecture == MegaByteConfig.ArchitectureName ? "MegaByte" : "Transformer";
 
     static TrainingRow Training(IReadOnlyList<TrainingRow> rows, string set, string dtype, string architecture, int context) =>
         rows.Single(r => r.Set == set && r.Dtype == dtype && r.Architecture == architecture && r.Context == context);

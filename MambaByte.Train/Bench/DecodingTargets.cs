@@ -1,3 +1,4 @@
+using MambaByte.Core.Architectures.Mamba;
 namespace MambaByte.Train.Bench;
 
 /// <summary>
@@ -16,8 +17,8 @@ public static class DecodingTargets
     {
         var checks = new List<TargetCheck>();
         double worst = double.PositiveInfinity;
-        foreach (GenerationRow mamba in generation.Where(g => g.Architecture == "mamba"))
-            foreach (GenerationRow other in generation.Where(g => g.Architecture != "mamba" && g.Position == mamba.Position))
+        foreach (GenerationRow mamba in generation.Where(g => g.Architecture == MambaConfig.ArchitectureName))
+            foreach (GenerationRow other in generation.Where(g => g.Architecture != MambaConfig.ArchitectureName && g.Position == mamba.Position))
                 worst = Math.Min(worst, mamba.BytesPerSecond / other.BytesPerSecond);
         checks.Add(new TargetCheck("Mamba generation bytes/s >= Transformer's and MegaByte's at every position", worst, 1.0, "x the faster other", worst >= 1.0));
 

@@ -4,10 +4,10 @@ using System.Text.Json;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Core.Ops;
-using MambaByte.Train.Models;
 using MambaByte.Train.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Train.Bench;
 
@@ -29,7 +29,7 @@ public static class MpiScaling
         TorchRuntime.EnsureLoaded();
         set_num_threads(1);
         FusedMixer.Threads = 1;   // one thread per rank in all: the fused scan kernels would otherwise use every core
-        var options = new TrainOptions { Arch = "mamba", Preset = preset, Context = context, BatchSize = 1, Ranks = parallel.Size };
+        var options = new TrainOptions { Arch = MambaConfig.ArchitectureName, Preset = preset, Context = context, BatchSize = 1, Ranks = parallel.Size };
         manual_seed(options.Seed);
         using ByteLanguageModel model = ModelBuilder.FromOptions(options);
         model.train();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using MambaByte.Core.Native;
 using MambaByte.Train.Bench;
 using static TorchSharp.torch;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Train.Commands;
 
@@ -16,7 +17,7 @@ public static class BenchCommand
     {
         var quick = new Option<bool>("--quick") { Description = "every section at small sizes (seconds instead of minutes)" };
         var json = new Option<string?>("--json") { Description = "also write every figure to this JSON file" };
-        var device = new Option<string>("--device") { Description = DeviceOption.Help, DefaultValueFactory = _ => "cpu" };
+        var device = CommonOptions.Device("cpu");
         var threads = new Option<int>("--threads") { Description = "torch intra-op threads (0: libtorch's default)", DefaultValueFactory = _ => 0 };
         var mpi = new Option<bool>("--mpi") { Description = "one rank of a data-parallel training measurement (run under mpiexec; --mpi-scaling starts it)" };
         var mpiScaling = new Option<bool>("--mpi-scaling") { Description = "only the MPI scaling section: mpiexec -n 1 and -n 2, bytes/s, efficiency, allreduce time" };
@@ -70,10 +71,6 @@ public static class BenchCommand
         return command;
     }
 
-    static void WriteJson(string path, BenchResults results)
-    {
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(temporary, path, overwrite: true);
-    }
+    static void WriteJson(string path, BenchResults results) =>
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
 }

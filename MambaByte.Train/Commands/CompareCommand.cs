@@ -25,9 +25,9 @@ public static class CompareCommand
         var budgetMinutes = new Option<double?>("--budget-minutes") { Description = "minutes of training wall time per architecture" };
         var outDir = new Option<string>("--out") { Description = "comparison directory: runs/ARCH (ordinary train runs) and the report", DefaultValueFactory = _ => defaults.Out };
         var context = new Option<int>("--context") { Description = "bytes per training window (also the evaluation window)", DefaultValueFactory = _ => defaults.Context };
-        var batch = new Option<int>("--batch") { Description = "windows per step", DefaultValueFactory = _ => defaults.BatchSize };
+        var batch = CommonOptions.BatchSize("windows per step (--batch, the older spelling, is still accepted)", defaults.BatchSize, "--batch");
         var seed = new Option<long>("--seed") { Description = "seed of every model's init and of the (shared) batch order", DefaultValueFactory = _ => defaults.Seed };
-        var device = new Option<string>("--device") { Description = DeviceOption.Help, DefaultValueFactory = _ => defaults.Device };
+        var device = CommonOptions.Device(defaults.Device);
         var lr = new Option<double>("--lr") { Description = "peak learning rate (all architectures)", DefaultValueFactory = _ => defaults.Lr };
         var testSplit = new Option<string>("--test-split") { Description = "split scored at the end", DefaultValueFactory = _ => defaults.TestSplit };
         var testBytes = new Option<long>("--test-bytes") { Description = "score only the first N test bytes (0 = all)", DefaultValueFactory = _ => defaults.TestBytes };
@@ -35,7 +35,7 @@ public static class CompareCommand
         var evaluations = new Option<int>("--evaluations") { Description = "validation points per run (FLOPs budget)", DefaultValueFactory = _ => defaults.Evaluations };
         var positions = new Option<string>("--gen-positions") { Description = "context positions at which to time generation", DefaultValueFactory = _ => string.Join(",", defaults.GenerationPositions) };
         var genBytes = new Option<int>("--gen-bytes") { Description = "timed generation steps per position", DefaultValueFactory = _ => defaults.GenerationBytes };
-        var cacheDir = new Option<string?>("--cache-dir") { Description = "cache folder for prepared shipped datasets" };
+        var cacheDir = CommonOptions.CacheDir();
         var command = new Command("compare", "Train Mamba, Transformer and MegaByte matched in parameters or FLOPs under one budget, and report bits-per-byte and generation speed")
         {
             data, archs, match, size, budgetFlops, budgetMinutes, outDir, context, batch, seed, device, lr, testSplit, testBytes, evalBytes, evaluations, positions, genBytes, cacheDir,

@@ -10,6 +10,8 @@ using MambaByte.Data;
 using MambaByte.Train.Evaluation;
 using MambaByte.Train.Models;
 using MambaByte.Train.Training;
+using MambaByte.Core.Architectures.Mamba;
+using MambaByte.Core.Architectures;
 
 namespace MambaByte.Train.Commands;
 
@@ -22,25 +24,25 @@ public static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "model directory (config.json + model.safetensors; an official mamba_ssm one works as is) or a run directory (its best/)", Required = true };
+        var checkpoint = CommonOptions.Checkpoint("model directory (config.json + model.safetensors; an official mamba_ssm one works as is) or a run directory (its best/)");
         var data = new Option<string[]>("--data") { Description = "a raw file, a prepared store or a shipped dataset (name or path); repeat for several", Required = true, AllowMultipleArgumentsPerToken = true };
         var split = new Option<string>("--split") { Description = "split of a store to score (ignored for a raw file)", DefaultValueFactory = _ => "test" };
         var context = new Option<int?>("--context") { Description = "window length [default: the checkpoint's training context, else 1024]" };
         var stride = new Option<int?>("--stride") { Description = "window advance; later windows score only their new bytes [default: the context]" };
         var contexts = new Option<string?>("--contexts") { Description = "comma-separated context lengths for the length-extrapolation table, e.g. 256,1024,4096" };
-        var batch = new Option<int>("--batch-size") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
+        var batch = CommonOptions.BatchSize("windows per forward pass", new TrainOptions().BatchSize);
         var maxBytes = new Option<long>("--max-bytes") { Description = "score only the first N bytes of each split/file (0 = all)", DefaultValueFactory = _ => 0 };
-        var device = new Option<string>("--device") { Description = DeviceOption.Help, DefaultValueFactory = _ => "auto" };
+        var device = CommonOptions.Device();
         var json = new Option<bool>("--json") { Description = "print the result as JSON" };
         var report = new Option<string?>("--report") { Description = "write report.md, report.json and report.csv into this directory" };
-        var cacheDir = new Option<string?>("--cache-dir") { Description = "cache folder for prepared shipped datasets" };
+        var cacheDir = CommonOptions.CacheDir();
         var method = new Option<string>("--method")
         {
             Description = "comma-separated: windowed (any model), carried-state (Mamba: the split as one stream, state carried), " +
                           "document (every byte of every document, each from the start state: lm-evaluation-harness bits_per_byte), or all",
             DefaultValueFactory = _ => "windowed,carried-state",
         };
-        var weights = new Option<string>("--weights") { Description = WeightsOption.Help + "; scores the model with its matrices rounded to that format", DefaultValueFactory = _ => "fp32" };
+        var weights = CommonOptions.Weights("; scores the model with its matrices rounded to that format");
         var command = new Command("eval", "Bits-per-byte of a checkpoint on files, stores or datasets (every byte scored once)")
         {
             checkpoint, data, split, context, stride, contexts, batch, maxBytes, device, json, report, cacheDir, method, weights,
@@ -58,7 +60,7 @@ public static class EvalCommand
             int[] sweep = ParseContexts(parse.GetValue(contexts));
             int batchSize = parse.GetValue(batch);
             HashSet<string> methods = ParseMethods(parse.GetValue(method)!);
-            bool recurrent = model.Architecture == "mamba";
+            bool recurrent = ArchitectureRegistry.Get(model.Architecture, "--checkpoint").CanCarryState;
 
             var results = new List<EvalRow>();
             var sweepRows = new List<EvalRow>();

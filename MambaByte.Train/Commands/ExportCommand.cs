@@ -13,7 +13,7 @@ public static class ExportCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "model directory (config.json + model.safetensors) or a run directory (its best/)", Required = true };
+        var checkpoint = CommonOptions.Checkpoint();
         var format = new Option<string>("--format") { Description = "output format: gguf (llama.cpp)", DefaultValueFactory = _ => "gguf" };
         var output = new Option<string>("--out") { Description = "the file to write, e.g. model.gguf (written to a temporary name, then renamed)", Required = true };
         var type = new Option<string>("--type") { Description = "f32 (exact), f16 or q8_0 for the weight matrices; norms, biases, A and the conv kernel stay f32", DefaultValueFactory = _ => "f32" };

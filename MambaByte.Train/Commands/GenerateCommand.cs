@@ -5,6 +5,7 @@ using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Train.Models;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Train.Commands;
 
@@ -18,7 +19,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "model directory or run directory (its best/)", Required = true };
+        var checkpoint = CommonOptions.Checkpoint("model directory or run directory (its best/)");
         var prompt = new Option<string?>("--prompt") { Description = "text to continue (UTF-8)" };
         var promptFile = new Option<string?>("--prompt-file") { Description = "file whose bytes are the prompt" };
         var promptsFile = new Option<string?>("--prompts-file") { Description = "file with one prompt per line (its bytes without the line break; empty lines skipped), all generated as one batch" };
@@ -28,11 +29,11 @@ public static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "sample among the K most likely bytes (0 = off)", DefaultValueFactory = _ => 0 };
         var topP = new Option<double>("--top-p") { Description = "nucleus: the smallest set of bytes with this much probability (1 = off)", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<ulong>("--seed") { Description = "sampling seed: same seed, same output", DefaultValueFactory = _ => 0UL };
-        var weights = new Option<string>("--weights") { Description = WeightsOption.Help, DefaultValueFactory = _ => "fp32" };
+        var weights = CommonOptions.Weights();
         var step = new Option<string>("--step") { Description = "Mamba's step: auto (fused on the CPU for float32/float64 RMSNorm models), fused, or reference (tensor ops)", DefaultValueFactory = _ => "auto" };
         var draftOption = new Option<string?>("--draft") { Description = "speculative decoding: a smaller Mamba checkpoint proposes bytes the model accepts by the Leviathan et al. rule (output distributed exactly as the model's own)" };
         var draftBytes = new Option<int>("--draft-bytes") { Description = "bytes the draft proposes per round (with --draft)", DefaultValueFactory = _ => 4 };
-        var device = new Option<string>("--device") { Description = DeviceOption.Help, DefaultValueFactory = _ => "auto" };
+        var device = CommonOptions.Device();
         var command = new Command("generate", "Generate text from a checkpoint, streamed as it is sampled")
         {
             checkpoint, prompt, promptFile, promptsFile, numSamples, maxBytes, temperature, topK, topP, seed, weights, step, draftOption, draftBytes, device,

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using MambaByte.Data;
 using MambaByte.Train.Training;
 using Spectre.Console;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Train.Commands;
 
@@ -53,10 +54,10 @@ public static class TrainCommand
             if (resumeFrom is not null)
             {
                 if (configPath is not null) throw new ArgumentException("--config and --resume: give one (a resumed run takes its options from the checkpoint)");
-                string checkpoint = CheckpointStore.Resolve(resumeFrom);
-                layer = Trainer.ReadState(checkpoint).Options;
-                layerSource = Path.Combine(checkpoint, CheckpointStore.StateFile);
-                if (!given.ContainsKey("out") && CheckpointStore.RunDirectoryOf(checkpoint) is { } runDirectory) given["out"] = runDirectory;
+                string checkpoint = RunDirectory.Resolve(resumeFrom);
+                layer = RunDirectory.ReadState(checkpoint).Options;
+                layerSource = Path.Combine(checkpoint, RunDirectory.StateFile);
+                if (!given.ContainsKey("out") && RunDirectory.Containing(checkpoint) is { } runDirectory) given["out"] = runDirectory;
                 resumeFrom = checkpoint;
             }
             else if (configPath is not null)

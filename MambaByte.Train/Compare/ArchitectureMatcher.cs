@@ -1,13 +1,15 @@
 using System.Globalization;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Architectures.Mamba;
 using MambaByte.Core.Models;
 
 namespace MambaByte.Train.Compare;
 
 /// <summary>
-/// Picks every architecture's dims from one size knob. Mamba at size S is the reference; each baseline searches
-/// its own size knob (<see cref="TransformerConfig.FromSize"/>, <see cref="MegaByteConfig.FromSize"/>) and, at each
-/// knob value, the width of its MLP (the Transformer's d_mlp, MegaByte's global d_mlp), a fine knob whose cost grows
-/// linearly, so parameters or training FLOPs per byte land within <see cref="Tolerance"/> of Mamba's.
+/// Picks every architecture's dims from one size knob. The registry's default architecture (Mamba) at size S is the
+/// reference; each other architecture searches its own size knob (<see cref="IArchitecture.FromSize"/>) and, at each
+/// knob value, its fine width (<see cref="IModelConfig.FineWidth"/>: the Transformer's d_mlp, MegaByte's global
+/// d_mlp), whose cost grows linearly, so parameters or training FLOPs per byte land within <see cref="Tolerance"/> of the reference's.
 /// </summary>
 public static class ArchitectureMatcher
 {
@@ -22,97 +24,83 @@ public static class ArchitectureMatcher
 
     const int MaxSizeKnob = 64;
 
-    public static readonly string[] KnownArchitectures = ["mamba", "transformer", "megabyte"];
+    public static IReadOnlyList<string> KnownArchitectures => ArchitectureRegistry.Names;
+
+    static IArchitecture ReferenceArchitecture => ArchitectureRegistry.Default;
 
     /// <summary>
-    /// Mamba at a size: a preset name (tiny, small, medium, mambabyte-353m, mambabyte-972m) or an integer S giving
-    /// d_model = 64·S, n_layer = 2·S (a Mamba block costs about half a Transformer block, as in the paper's pairs).
+    /// The reference at a size: one of its presets (tiny, small, medium, mambabyte-353m, mambabyte-972m) or an integer
+    /// S for its size knob (Mamba: d_model = 64·S, n_layer = 2·S; a Mamba block costs about half a Transformer block, as in the paper's pairs).
     /// </summary>
-    public static MambaConfig MambaAtSize(string size)
+    public static IModelConfig ReferenceAtSize(string size, SizeContext context)
     {
         string text = size.Trim();
+        string presets = string.Join(", ", ReferenceArchitecture.PresetNames);
         if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int s))
         {
-            if (s < 1 || s > MaxSizeKnob) throw new ArgumentException($"--size {size}: expected 1 to {MaxSizeKnob} or a Mamba preset ({string.Join(", ", MambaConfig.Presets.Keys)})");
-            return new MambaConfig { DModel = 64 * s, NLayer = 2 * s };
+            if (s < 1 || s > MaxSizeKnob) throw new ArgumentException($"--size {size}: expected 1 to {MaxSizeKnob} or a Mamba preset ({presets})");
+            return ReferenceArchitecture.FromSize(s, context);
         }
-        if (!MambaConfig.Presets.ContainsKey(text))
-            throw new ArgumentException($"--size {size}: expected an integer 1 to {MaxSizeKnob} or a Mamba preset ({string.Join(", ", MambaConfig.Presets.Keys)})");
-        return MambaConfig.Preset(text);
+        if (!ReferenceArchitecture.PresetNames.Contains(text, StringComparer.OrdinalIgnoreCase))
+            throw new ArgumentException($"--size {size}: expected an integer 1 to {MaxSizeKnob} or a Mamba preset ({presets})");
+        return ReferenceArchitecture.Preset(text);
     }
 
     /// <summary>
     /// The matched model of each architecture, in the order given. <paramref name="maxPosition"/> is the largest
     /// 0-based byte position the comparison will run a model at (MegaByte's learned patch positions must reach it).
-    /// Throws <see cref="ArgumentException"/> when a baseline cannot get within <see cref="Tolerance"/>.
+    /// Throws <see cref="ArgumentException"/> when an architecture cannot get within <see cref="Tolerance"/>.
     /// </summary>
-    public static IReadOnlyList<MatchedModel> Match(IReadOnlyList<string> architectures, string size, string match, int context, long maxPosition, int megaBytePatch = 8)
+    public static IReadOnlyList<MatchedModel> Match(IReadOnlyList<string> architectures, string size, string match, int context, long maxPosition)
     {
         if (match is not (MatchParams or MatchFlops)) throw new ArgumentException($"--match {match}: expected params or flops");
         if (context < 1) throw new ArgumentException($"--context {context}: expected >= 1");
+        var limits = new SizeContext(context, maxPosition);
         MatchedModel reference = Reference(size, context);
         double target = match == MatchParams ? reference.Parameters : reference.TrainingFlopsPerByte;
         var result = new List<MatchedModel>();
-        foreach (string architecture in architectures)
+        foreach (string name in architectures)
         {
-            MatchedModel model = architecture switch
-            {
-                "mamba" => reference,
-                "transformer" => Transformer(target, match, context),
-                "megabyte" => MegaByte(target, match, context, maxPosition, megaBytePatch),
-                _ => throw new ArgumentException($"--archs: unknown architecture '{architecture}' (known: {string.Join(", ", KnownArchitectures)})"),
-            };
+            IArchitecture architecture = ArchitectureRegistry.Find(name)
+                ?? throw new ArgumentException($"--archs: unknown architecture '{name}' (known: {string.Join(", ", KnownArchitectures)})");
+            MatchedModel model = architecture == ReferenceArchitecture
+                ? reference
+                : Matched(ArchitectureRegistry.Validate(SearchSizes(architecture, limits, Measure, target), "compare"), context);
             double ratio = model.RatioTo(reference, match);
             if (Math.Abs(ratio - 1) > Tolerance)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                    $"--size {size} --match {match}: the closest {architecture} ({model.Shape}) is {ratio:F2}× Mamba's {Quantity(match)}; no {architecture} of this family is within {Tolerance:P0} (try a larger --size)"));
+                    $"--size {size} --match {match}: the closest {architecture.Name} ({model.Shape}) is {ratio:F2}× Mamba's {Quantity(match)}; no {architecture.Name} of this family is within {Tolerance:P0} (try a larger --size)"));
             result.Add(model);
         }
         return result;
+
+        double Measure(IModelConfig c) => match == MatchParams ? c.ParameterCount() : c.TrainingFlopsPerByte(context);
     }
 
-    /// <summary>Mamba at <paramref name="size"/>: the model every other architecture is matched to.</summary>
-    public static MatchedModel Reference(string size, int context) => Mamba(MambaAtSize(size), context);
+    /// <summary>The reference at <paramref name="size"/>: the model every other architecture is matched to.</summary>
+    public static MatchedModel Reference(string size, int context) =>
+        Matched(ArchitectureRegistry.Validate(ReferenceAtSize(size, new SizeContext(context, context)), "--size"), context);
 
     public static string Quantity(string match) => match == MatchParams ? "parameter count" : "training FLOPs per byte";
 
-    static MatchedModel Mamba(MambaConfig config, int context)
+    /// <summary>Mamba at <paramref name="size"/> (the reference architecture's config type).</summary>
+    public static MambaConfig MambaAtSize(string size) => (MambaConfig)ReferenceAtSize(size, new SizeContext(1, 0));
+
+    /// <summary>
+    /// The architecture's config nearest the target: its size knob and fine width through <see cref="Search{TConfig}"/>,
+    /// or, for an architecture without a fine width, the size alone (sizes up to the one whose cost passes 4× the target).
+    /// </summary>
+    static IModelConfig SearchSizes(IArchitecture architecture, SizeContext limits, Func<IModelConfig, double> measure, double target)
     {
-        config = config.Validate("--size");
-        // The FLOP count lives on the model (it follows the modules), so build it once; seed 0, never trained.
-        using ByteLanguageModel model = ModelFactory.FromConfig(config.ToJson(), "--size", seed: 0);
-        return new MatchedModel("mamba", config.ToJson(), model.ParameterCount, model.TrainingFlopsPerByte(context),
-            $"d_model {config.DModel}, n_layer {config.NLayer}, d_state {config.DState}, expand {config.Expand}");
+        if (architecture.FromSize(1, limits).FineWidth is null)
+            return Enumerable.Range(1, MaxSizeKnob).Select(size => architecture.FromSize(size, limits))
+                .TakeWhile((c, i) => i == 0 || measure(c) <= 4 * target)
+                .MinBy(c => Math.Abs(measure(c) / target - 1))!;
+        return Search(size => architecture.FromSize(size, limits), (c, width) => c.WithFineWidth(width), c => c.FineWidth!.Value, measure, target);
     }
 
-    static MatchedModel Transformer(double target, string match, int context)
-    {
-        double Measure(TransformerConfig c) => match == MatchParams ? c.ParameterCount() : c.TrainingFlopsPerByte(context);
-        TransformerConfig best = Search(
-            TransformerConfig.FromSize,
-            (c, mlp) => c with { DMlp = mlp },
-            c => c.ResolvedDMlp,
-            Measure, target).Validate("compare");
-        return new MatchedModel("transformer", best.ConfigJson(), best.ParameterCount(), best.TrainingFlopsPerByte(context),
-            $"d_model {best.DModel}, n_layer {best.NLayer}, n_head {best.NHead}, d_mlp {best.ResolvedDMlp}");
-    }
-
-    static MatchedModel MegaByte(double target, string match, int context, long maxPosition, int patch)
-    {
-        if (context < patch) throw new ArgumentException($"--context {context}: MegaByte needs at least one patch of {patch} bytes");
-        // The learned patch positions must cover training windows and the farthest generation position, no more:
-        // unused positions would be parameters that never train.
-        long reach = Math.Max(context, maxPosition + 2);
-        int maxContext = checked((int)((reach + patch - 1) / patch * patch));
-        double Measure(MegaByteConfig c) => match == MatchParams ? c.ParameterCount() : c.TrainingFlopsPerByte(context);
-        MegaByteConfig best = Search(
-            size => MegaByteConfig.FromSize(size, patch) with { MaxContext = maxContext },
-            (c, mlp) => c with { DGlobalMlp = mlp },
-            c => c.ResolvedDGlobalMlp,
-            Measure, target).Validate("compare");
-        return new MatchedModel("megabyte", best.ConfigJson(), best.ParameterCount(), best.TrainingFlopsPerByte(context),
-            $"patch {best.PatchSize}, global {best.DGlobal}×{best.NGlobalLayer} (d_mlp {best.ResolvedDGlobalMlp}), local {best.DLocal}×{best.NLocalLayer}, max_context {best.MaxContext}");
-    }
+    static MatchedModel Matched(IModelConfig config, int context) =>
+        new(config.Architecture, config.ConfigJson(), config.ParameterCount(), config.TrainingFlopsPerByte(context), config.Shape);
 
     /// <summary>
     /// For each value of the size knob (until its default shape costs over 4× the target), the MLP width whose

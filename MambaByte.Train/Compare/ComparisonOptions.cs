@@ -1,3 +1,5 @@
+using MambaByte.Core.Native;
+
 namespace MambaByte.Train.Compare;
 
 /// <summary>
@@ -22,7 +24,7 @@ public sealed record ComparisonOptions
     public int Context { get; init; } = 256;
     public int BatchSize { get; init; } = 8;
     public long Seed { get; init; } = 1337;
-    public string Device { get; init; } = "auto";
+    public string Device { get; init; } = DeviceOption.Default;
     public double Lr { get; init; } = 2e-3;
     public string TrainSplit { get; init; } = "train";
     public string EvalSplit { get; init; } = "validation";
@@ -43,7 +45,6 @@ public sealed record ComparisonOptions
     /// <summary>Timed generation steps per position.</summary>
     public int GenerationBytes { get; init; } = 64;
 
-    public int MegaBytePatch { get; init; } = 8;
     public string CacheDir { get; init; } = "";
 
     public void Validate()
@@ -60,7 +61,7 @@ public sealed record ComparisonOptions
         Check(BudgetFlops >= 0 && double.IsFinite(BudgetFlops) && BudgetMinutes >= 0 && double.IsFinite(BudgetMinutes), "--budget-flops and --budget-minutes must be non-negative numbers");
         Check((BudgetFlops > 0) != (BudgetMinutes > 0), "give exactly one budget: --budget-flops F or --budget-minutes M");
         Check(Context >= 1, $"--context {Context}: expected >= 1");
-        Check(BatchSize >= 1, $"--batch {BatchSize}: expected >= 1");
+        Check(BatchSize >= 1, $"--batch-size {BatchSize}: expected >= 1");
         Check(Evaluations >= 1, $"--evaluations {Evaluations}: expected >= 1");
         Check(GenerationPositions.Count > 0 && GenerationPositions.All(p => p >= 1), "--gen-positions: expected positive integers");
         Check(GenerationBytes >= 1, $"--gen-bytes {GenerationBytes}: expected >= 1");

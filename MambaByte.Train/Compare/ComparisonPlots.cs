@@ -1,6 +1,7 @@
 using System.Globalization;
 using ScottPlot;
 using ScottPlot.TickGenerators;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Train.Compare;
 
@@ -115,10 +116,5 @@ public static class ComparisonPlots
                 ? (mantissa * Math.Pow(10, decade)).ToString("0.#####", CultureInfo.InvariantCulture)
                 : $"{mantissa}e{decade}";
 
-    static void Save(Plot plot, string path)
-    {
-        string temporary = Path.Combine(Path.GetDirectoryName(path)!, ".tmp-" + Guid.NewGuid().ToString("N")[..8] + "-" + Path.GetFileName(path));
-        plot.SavePng(temporary, Width, Height);
-        File.Move(temporary, path, overwrite: true);
-    }
+    static void Save(Plot plot, string path) => AtomicFile.Publish(path, temporary => plot.SavePng(temporary, Width, Height));
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Train.Compare;
 
@@ -22,8 +23,8 @@ public static class ComparisonReportWriter
     {
         Directory.CreateDirectory(directory);
         IReadOnlyList<string> charts = ComparisonPlots.Write(report, directory);
-        WriteAtomically(Path.Combine(directory, JsonFile), JsonSerializer.Serialize(report, Json));
-        WriteAtomically(Path.Combine(directory, MarkdownFile), Markdown(report, charts));
+        AtomicFile.WriteAllText(Path.Combine(directory, JsonFile), JsonSerializer.Serialize(report, Json));
+        AtomicFile.WriteAllText(Path.Combine(directory, MarkdownFile), Markdown(report, charts));
     }
 
     public static ComparisonReport Read(string path)
@@ -81,12 +82,5 @@ public static class ComparisonReportWriter
         ComparisonVersions versions = report.Versions;
         Line($"mambabyte {versions.Mambabyte}; TorchSharp {versions.TorchSharp}; libtorch {versions.LibTorch}; {versions.DotNet}; {versions.Os}; {versions.Cpu}, {versions.Cores} cores, {versions.TorchThreads} torch threads; device {versions.Device}.");
         return md.ToString();
-    }
-
-    static void WriteAtomically(string path, string text)
-    {
-        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
     }
 }

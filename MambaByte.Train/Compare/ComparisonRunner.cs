@@ -7,6 +7,8 @@ using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Data;
 using MambaByte.Train.Training;
+using MambaByte.Core.Files;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Train.Compare;
 
@@ -39,7 +41,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         TorchRuntime.EnsureLoaded();
         var clock = Stopwatch.StartNew();
         long farthest = options.GenerationPositions.Max() + options.GenerationBytes + 1;
-        IReadOnlyList<MatchedModel> matched = ArchitectureMatcher.Match(options.Architectures, options.Size, options.Match, options.Context, farthest, options.MegaBytePatch);
+        IReadOnlyList<MatchedModel> matched = ArchitectureMatcher.Match(options.Architectures, options.Size, options.Match, options.Context, farthest);
         MatchedModel reference = ArchitectureMatcher.Reference(options.Size, options.Context);
         output.WriteLine($"mambabyte compare: matching {ArchitectureMatcher.Quantity(options.Match)} to Mamba at size {options.Size} (context {options.Context})");
         foreach (MatchedModel m in matched)
@@ -115,7 +117,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         TrainOptions train = TrainOptionsFor(model, configPath) with { Ranks = Parallel.Size };   // budgets count the global batch
 
         string? checkpoint = Directory.Exists(Path.Combine(runDirectory, "checkpoints")) ? TryResolve(runDirectory) : null;
-        TrainerState? state = checkpoint is null ? null : Trainer.ReadState(checkpoint);
+        TrainerState? state = checkpoint is null ? null : Runs.RunDirectory.ReadState(checkpoint);
         if (options.BudgetFlops > 0)
         {
             long steps = StepsForBudget(options.BudgetFlops, model.TrainingFlopsPerByte, train.BytesPerStep);
@@ -161,7 +163,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
     {
         try
         {
-            return CheckpointStore.Resolve(runDirectory);
+            return Runs.RunDirectory.Resolve(runDirectory);
         }
         catch (InvalidDataException)
         {
@@ -180,16 +182,14 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
                 throw new ArgumentException($"{path}: this run directory trained a different {model.Architecture} model (another --size, --match, --context or generation range); use a new --out");
             return path;
         }
-        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        File.WriteAllText(temporary, json);
-        File.Move(temporary, path);
+        AtomicFile.WriteAllText(path, json, overwrite: false);
         return path;
     }
 
     ArchitectureResult Measure(MatchedModel matched, byte[] testBytes, bool trainedNow, CancellationToken cancellationToken)
     {
         string runDirectory = RunDirectory(options.Out, matched.Architecture);
-        string checkpoint = CheckpointStore.Resolve(runDirectory);
+        string checkpoint = Runs.RunDirectory.Resolve(runDirectory);
         using ByteLanguageModel model = ModelCheckpoint.Load(checkpoint, DeviceOption.Parse(options.Device));
         PhaseStarted?.Invoke($"test {matched.Architecture}");
         BitsPerByteResult test = BitsPerByteEvaluator.Windowed(model, [testBytes], options.Context, options.Context, options.BatchSize, cancellationToken);

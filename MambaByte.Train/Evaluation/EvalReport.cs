@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CsvHelper;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Train.Evaluation;
 
@@ -75,16 +76,9 @@ public sealed record EvalReport(
     public void WriteTo(string directory)
     {
         Directory.CreateDirectory(directory);
-        WriteAtomically(Path.Combine(directory, "report.md"), w => w.Write(ToMarkdown()));
-        WriteAtomically(Path.Combine(directory, "report.json"), w => w.Write(ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
-        WriteAtomically(Path.Combine(directory, "report.csv"), WriteCsv);
-    }
-
-    static void WriteAtomically(string path, Action<TextWriter> write)
-    {
-        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        using (var writer = new StreamWriter(temporary)) write(writer);
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.WriteText(Path.Combine(directory, "report.md"), w => w.Write(ToMarkdown()));
+        AtomicFile.WriteText(Path.Combine(directory, "report.json"), w => w.Write(ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
+        AtomicFile.WriteText(Path.Combine(directory, "report.csv"), WriteCsv);
     }
 
     static string I(long value) => value.ToString(CultureInfo.InvariantCulture);

@@ -1,6 +1,6 @@
 using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Export;
-using MambaByte.Train.Training;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Train.Models;
 
@@ -17,7 +17,7 @@ public static class ModelLocator
         if (File.Exists(Path.Combine(best, ModelCheckpoint.ConfigFileName))) return best;
         try
         {
-            return CheckpointStore.Resolve(path);
+            return RunDirectory.Resolve(path);
         }
         catch (InvalidDataException)
         {
@@ -25,10 +25,14 @@ public static class ModelLocator
         }
     }
 
-    /// <summary>The context a checkpoint was trained with (from its trainer_state.json), or null (e.g. an official mamba_ssm directory).</summary>
+    /// <summary>
+    /// The context a checkpoint was trained with: from its safetensors metadata, else (a checkpoint written before
+    /// train recorded it there) its trainer_state.json; null for a directory with neither (e.g. an official mamba_ssm one).
+    /// </summary>
     public static int? TrainedContext(string modelDirectory)
     {
-        if (!File.Exists(Path.Combine(modelDirectory, CheckpointStore.StateFile))) return null;
-        return Trainer.ReadState(modelDirectory).Options["context"]?.GetValue<int>();
+        if (ModelCheckpoint.TrainedContext(modelDirectory) is int context) return context;
+        if (!File.Exists(Path.Combine(modelDirectory, RunDirectory.StateFile))) return null;
+        return RunDirectory.ReadState(modelDirectory).Options["context"]?.GetValue<int>();
     }
 }

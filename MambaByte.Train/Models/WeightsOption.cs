@@ -1,11 +1,15 @@
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Train.Models;
 
 /// <summary><c>--weights fp32|bf16|int8</c> of <c>generate</c> and <c>eval</c>: parses the format and applies it to a loaded model.</summary>
 public static class WeightsOption
 {
+    /// <summary>The default <c>--weights</c>: the model as trained.</summary>
+    public const string Default = "fp32";
+
     public const string Help = "fp32 (default), bf16 or int8 (weight-only, a scale per output row): how Mamba's in_proj, out_proj and head are stored and multiplied";
 
     public static WeightFormat Parse(string text) => text.Trim().ToLowerInvariant() switch

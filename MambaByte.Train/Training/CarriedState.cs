@@ -3,6 +3,7 @@ using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using MambaByte.Core.Architectures.Mamba;
 
 namespace MambaByte.Train.Training;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using CsvHelper;
+using MambaByte.Core.Files;
 
 namespace MambaByte.Train.Training;
 
@@ -43,12 +44,11 @@ public sealed class MetricsLog : IDisposable
     {
         if (!File.Exists(path)) return;
         var rows = Read(path).Where(r => r.Step <= step).ToList();
-        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        using (var log = new MetricsLog(temporary))
+        AtomicFile.Publish(path, temporary =>
         {
+            using var log = new MetricsLog(temporary);
             foreach (MetricsRow row in rows) log.Write(row);
-        }
-        File.Move(temporary, path, overwrite: true);
+        });
     }
 
     public static List<MetricsRow> Read(string path)

@@ -1,4 +1,7 @@
 using System.ComponentModel;
+using MambaByte.Core.Native;
+using MambaByte.Core.Architectures;
+using MambaByte.Core.Models;
 using System.Text.Json.Serialization;
 
 namespace MambaByte.Train.Training;
@@ -9,7 +12,7 @@ namespace MambaByte.Train.Training;
 /// </summary>
 public sealed record TrainOptions
 {
-    [Description("architecture: mamba, transformer or megabyte")] public string Arch { get; init; } = "mamba";
+    [Description("architecture: " + TrainOptionsLoader.ArchitecturesPlaceholder)] public string Arch { get; init; } = ArchitectureRegistry.Default.Name;
     [Description("size preset of the architecture (see the model docs), e.g. tiny")] public string Preset { get; init; } = "tiny";
     [Description("config.json of the exact model to train (any architecture; overrides --preset, --d-model and --n-layer)")] public string ModelConfig { get; init; } = "";
     [Description("model width; overrides the preset (0 = the preset's)")] public int DModel { get; init; }
@@ -18,7 +21,7 @@ public sealed record TrainOptions
     [Description("split to train on")] public string TrainSplit { get; init; } = "train";
     [Description("split for periodic evaluation (skipped when the store has none)")] public string EvalSplit { get; init; } = "validation";
     [Description("run directory: checkpoints/step-N/, best/, metrics.csv, run.json")] public string Out { get; init; } = "runs/latest";
-    [Description("cpu, cuda, cuda:N or auto")] public string Device { get; init; } = "auto";
+    [Description("cpu, cuda, cuda:N or auto")] public string Device { get; init; } = DeviceOption.Default;
     [Description("float32, bfloat16 (mixed precision: bf16 matrix products, fp32 master weights, optimizer, A_log, D, dt bias, norms and residual), or auto (bfloat16 where its matmul measures faster)")] public string Dtype { get; init; } = "float32";
     [Description("bytes per training window")] public int Context { get; init; } = 256;
     [Description("windows per micro-batch (with --carry-state: lanes, each reading its own document stream; per rank under mpiexec: the global batch is ranks × this)")] public int BatchSize { get; init; } = 8;
@@ -61,12 +64,13 @@ public sealed record TrainOptions
         {
             if (!ok) throw new ArgumentException(message);
         }
-        Check(Arch is "mamba" or "transformer" or "megabyte", $"--arch {Arch}: expected mamba, transformer or megabyte");
+        IArchitecture? architecture = ArchitectureRegistry.Find(Arch);
+        Check(architecture is not null, $"--arch {Arch}: expected {ArchitectureRegistry.NamesText}");
         Check(Dtype is "float32" or "bfloat16" or "auto", $"--dtype {Dtype}: expected float32, bfloat16 or auto");
         Check(Context >= 1, $"--context {Context}: expected >= 1");
         Check(BatchSize >= 1, $"--batch-size {BatchSize}: expected >= 1");
         Check(GradAccum >= 1, $"--grad-accum {GradAccum}: expected >= 1");
-        Check(!CarryState || Arch == "mamba", $"--carry-state: --arch {Arch} has no recurrent state to carry across windows (only mamba)");
+        Check(!CarryState || architecture!.CanCarryState, $"--carry-state: --arch {Arch} has no recurrent state to carry across windows (only {ArchitectureRegistry.StatefulNamesText})");
         Check(BpttWindows >= 1, $"--bptt-windows {BpttWindows}: expected >= 1");
         Check(BpttWindows == 1 || CarryState, $"--bptt-windows {BpttWindows}: needs --carry-state");
         Check((long)Context * BpttWindows <= 1 << 24, $"--bptt-windows {BpttWindows} × --context {Context}: at most {1 << 24} bytes per lane");

@@ -5,6 +5,9 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using MambaByte.Core.Models;
+using MambaByte.Train.Runs;
+using MambaByte.Core.Architectures;
 
 namespace MambaByte.Train.Training;
 
@@ -14,19 +17,18 @@ namespace MambaByte.Train.Training;
 /// </summary>
 public static class TrainOptionsLoader
 {
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        WriteIndented = true,
-    };
+    /// <summary>run.json's JSON form (the run directory's, shared with trainer_state.json).</summary>
+    public static readonly JsonSerializerOptions Json = RunDirectory.Json;
+
+    /// <summary>Stands in a [Description] (a compile-time constant) for the registered architecture names.</summary>
+    public const string ArchitecturesPlaceholder = "{architectures}";
 
     /// <summary>Each option: its kebab-case name, CLR type and help text, in declaration order.</summary>
     public static IReadOnlyList<(string Name, Type Type, string Description, PropertyInfo Property)> Describe() =>
         typeof(TrainOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
             .Select(p => (JsonNamingPolicy.KebabCaseLower.ConvertName(p.Name), p.PropertyType,
-                p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "", p))
+                (p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "").Replace(ArchitecturesPlaceholder, ArchitectureRegistry.NamesText, StringComparison.Ordinal), p))
             .ToList();
 
     const string MaxStepsKey = "max-steps";

@@ -8,6 +8,8 @@ using MambaByte.Core.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MambaByte.Core.Files;
+using MambaByte.Train.Runs;
 
 namespace MambaByte.Train.Training;
 
@@ -21,13 +23,13 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
     const string OptimizerFile = "optimizer.bin";
     const string MetricsFile = "metrics.csv";
 
-    readonly CheckpointStore store = new(options.Out);
+    readonly RunDirectory store = new(options.Out);
     CarriedState? carried;
 
     /// <summary>Called after every optimizer step with the step number (1-based); tests use it to cancel mid-run.</summary>
     public Action<long>? StepCompleted { get; init; }
 
-    /// <summary>Test hook passed to <see cref="CheckpointStore.AfterFileWritten"/>.</summary>
+    /// <summary>Test hook passed to <see cref="RunDirectory.AfterFileWritten"/>.</summary>
     public Action<string>? CheckpointFault { get; init; }
 
     /// <summary>
@@ -53,8 +55,8 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         if (parallel.IsRoot) PrepareOutputDirectory();
 
         // Resume: everything comes from the checkpoint; a fresh run seeds torch before building the model.
-        string? resumeCheckpoint = resumeFrom is null ? null : CheckpointStore.Resolve(resumeFrom);
-        TrainerState? resumed = resumeCheckpoint is null ? null : ReadState(resumeCheckpoint);
+        string? resumeCheckpoint = resumeFrom is null ? null : RunDirectory.Resolve(resumeFrom);
+        TrainerState? resumed = resumeCheckpoint is null ? null : RunDirectory.ReadState(resumeCheckpoint);
         if (resumed is null) torch.manual_seed(options.Seed);
         ByteLanguageModel model = resumeCheckpoint is null
             ? services.CreateModel(options).to(device)
@@ -79,7 +81,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
 
         using ITrainingBatches batches = services.OpenBatches(options, resumed?.Sampler);
         IReadOnlyList<ReadOnlyMemory<byte>>? evalDocuments = parallel.IsRoot ? services.EvalDocuments(options) : null;
-        string metricsPath = Path.Combine(store.RunDirectory, MetricsFile);
+        string metricsPath = Path.Combine(store.FullPath, MetricsFile);
         if (resumeCheckpoint is not null && parallel.IsRoot)
         {
             // The run's metrics continue from the checkpoint's copy: rows after it belong to the abandoned future.
@@ -90,7 +92,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         if (parallel.IsRoot) WriteRunJson();
         using MetricsLog? metrics = parallel.IsRoot ? new MetricsLog(metricsPath) : null;
         SummaryWriter? tensorboard = options.Tensorboard && parallel.IsRoot
-            ? torch.utils.tensorboard.SummaryWriter(Path.Combine(store.RunDirectory, "tensorboard"))
+            ? torch.utils.tensorboard.SummaryWriter(Path.Combine(store.FullPath, "tensorboard"))
             : null;
 
         double peak = PeakFlops.Measure(device, dtype: bf16 ? bfloat16 : float32);
@@ -157,7 +159,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         {
             string saved = lastCheckpointStep == step && lastCheckpoint is not null ? lastCheckpoint : SaveCheckpoint();
             return new TrainingOutcome(TrainingStopReason.Interrupted, step, saved, best,
-                $"interrupted at step {step}{during}: checkpoint saved to {saved}; continue with --resume {store.RunDirectory}");
+                $"interrupted at step {step}{during}: checkpoint saved to {saved}; continue with --resume {store.FullPath}");
         }
 
         try
@@ -287,8 +289,8 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
     {
         try
         {
-            Directory.CreateDirectory(store.RunDirectory);
-            string probe = Path.Combine(store.RunDirectory, ".write-test-" + Guid.NewGuid().ToString("N")[..8]);
+            Directory.CreateDirectory(store.FullPath);
+            string probe = Path.Combine(store.FullPath, ".write-test-" + Guid.NewGuid().ToString("N")[..8]);
             File.WriteAllText(probe, "ok");
             File.Delete(probe);
         }
@@ -305,40 +307,23 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
         long parameterBytes = model.parameters().Sum(p => p.numel() * p.element_size());
         long perCheckpoint = 3 * parameterBytes + (1 << 20);          // weights + two AdamW moments + state and metrics
         long needed = perCheckpoint * (options.KeepLast + 2);
-        long free = services.FreeSpace(store.RunDirectory);
+        long free = services.FreeSpace(store.FullPath);
         if (free < needed)
             throw new IOException($"--out {options.Out}: about {needed / 1e6:F1} MB are needed for checkpoints ({options.KeepLast} kept + best/ + one being written, {perCheckpoint / 1e6:F1} MB each) but only {free / 1e6:F1} MB are free");
     }
 
     void WriteRunJson()
     {
-        string path = Path.Combine(store.RunDirectory, "run.json");
-        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        File.WriteAllText(temporary, TrainOptionsLoader.ToJson(options));
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(store.FullPath, "run.json"), TrainOptionsLoader.ToJson(options));
     }
 
     void WriteCheckpoint(string dir, ByteLanguageModel model, AdamW optimizer, TrainerState state, string metricsPath)
     {
         services.SaveModel(model, dir);
         optimizer.save_state_dict(Path.Combine(dir, OptimizerFile));
-        File.WriteAllText(Path.Combine(dir, CheckpointStore.StateFile), JsonSerializer.Serialize(state, TrainOptionsLoader.Json));
+        RunDirectory.WriteState(dir, state);
         if (File.Exists(metricsPath)) File.Copy(metricsPath, Path.Combine(dir, MetricsFile));
         carried?.Save(dir);
-    }
-
-    public static TrainerState ReadState(string checkpoint)
-    {
-        string path = Path.Combine(checkpoint, CheckpointStore.StateFile);
-        try
-        {
-            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), TrainOptionsLoader.Json)
-                   ?? throw new InvalidDataException($"{path}: empty trainer state");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: corrupted trainer state ({e.Message})");
-        }
     }
 
     static byte[] RngState()

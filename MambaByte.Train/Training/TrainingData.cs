@@ -1,6 +1,5 @@
 using MambaByte.Core.Checkpoints;
 using MambaByte.Data;
-using MambaByte.Train.Models;
 
 namespace MambaByte.Train.Training;
 
@@ -8,9 +7,11 @@ namespace MambaByte.Train.Training;
 public sealed class TrainingData : IDisposable
 {
     readonly ByteStore store;
+    readonly int context;
 
     public TrainingData(TrainOptions options)
     {
+        context = options.Context;
         store = DatasetResolver.Resolve(options.Data, string.IsNullOrEmpty(options.CacheDir) ? null : options.CacheDir);
         if (!store.SplitNames.Contains(options.TrainSplit))
             throw new ArgumentException($"--data {options.Data}: no split '{options.TrainSplit}' (has {string.Join(", ", store.SplitNames)})");
@@ -19,7 +20,7 @@ public sealed class TrainingData : IDisposable
     /// <summary>The services; under MPI (<paramref name="parallel"/>) each rank draws its slice of the global batch.</summary>
     public TrainingServices Services(DataParallel? parallel = null) => new(
         CreateModel: ModelBuilder.FromOptions,
-        SaveModel: ModelCheckpoint.Save,
+        SaveModel: (model, directory) => ModelCheckpoint.Save(model, directory, trainedContext: context),
         LoadModel: ModelCheckpoint.Load,
         OpenBatches: (options, state) => new SamplerBatches(store.Split(options.TrainSplit), options, state, DocumentStart.For(store.Manifest.Separator), parallel?.Rank ?? 0, parallel?.Size ?? 1),
         EvalDocuments: options => store.SplitNames.Contains(options.EvalSplit)

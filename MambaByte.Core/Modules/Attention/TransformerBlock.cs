@@ -1,4 +1,3 @@
-using MambaByte.Core.Generation;
 using TorchSharp;
 using static TorchSharp.torch;
 

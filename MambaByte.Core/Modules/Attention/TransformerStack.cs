@@ -1,4 +1,3 @@
-using MambaByte.Core.Generation;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
