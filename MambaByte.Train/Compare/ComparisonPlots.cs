@@ -114,6 +114,12 @@ public static class ComparisonPlots
         var trained = plot.Add.VerticalLine(Math.Log10(report.Context), 1, Colors.Gray, LinePattern.Dashed);
         trained.LegendText = string.Create(CultureInfo.InvariantCulture, $"training context ({report.Context})");
         LogTicks(plot.Axes.Bottom, report.Architectures.SelectMany(r => r.ContextSweep).Select(p => Math.Log10(p.Context)).Append(Math.Log10(report.Context)));
+        var values = report.Architectures.SelectMany(r => r.ContextSweep).Where(p => p.BitsPerByte is not null).Select(p => p.BitsPerByte!.Value).ToList();
+        if (values.Count > 0)
+        {
+            double span = Math.Max(values.Max() - values.Min(), 0.05);
+            plot.Axes.SetLimitsY(values.Min() - 0.1 * span, values.Max() + 0.6 * span);   // headroom keeps the legend off the lines
+        }
         plot.XLabel("evaluation window (bytes, log scale)");
         plot.YLabel("test bits per byte");
         plot.Title("Bits per byte against evaluation context (windows back to back)");
