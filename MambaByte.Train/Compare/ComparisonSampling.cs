@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Serialization;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 
@@ -16,6 +17,7 @@ public sealed record ComparisonSampling
     public int TopK { get; init; } = 40;
     public ulong Seed { get; init; } = 1;
 
+    [JsonIgnore]
     public byte[] PromptBytes => Encoding.UTF8.GetBytes(Prompt);
 
     public SamplingOptions ToSamplingOptions() => new(Temperature, TopK, TopP: 1.0, Seed);
