@@ -61,6 +61,9 @@ public abstract class ByteLanguageModel : nn.Module<Tensor, Tensor>
     /// Whether AdamW weight decay applies to a parameter. Default: matrices decay, vectors (biases, norm
     /// weights) do not. Mamba also exempts <c>A_log</c> and <c>D</c>, as the reference marks them <c>_no_weight_decay</c>.
     /// </summary>
+    /// <summary>The longest window the model can score, or null when its positions set no limit.</summary>
+    public virtual int? MaxWindow => null;
+
     public virtual bool DecaysWeight(string name, Tensor parameter) => parameter.dim() >= 2;
 
     /// <summary>

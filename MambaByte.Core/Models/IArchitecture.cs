@@ -18,6 +18,9 @@ public interface IArchitecture
     /// <summary>Whether the model has a recurrent state that can be carried across windows (<c>--carry-state</c>, eval's carried-state method).</summary>
     bool CanCarryState { get; }
 
+    /// <summary>How the model meets an evaluation window longer than it trained on (compare's context table).</summary>
+    string LongerWindows { get; }
+
     /// <summary>The size presets, in order (looked up case-insensitively by <see cref="Preset"/>).</summary>
     IReadOnlyList<string> PresetNames { get; }
 

@@ -26,7 +26,8 @@ public sealed partial class FolderLayeringTests
     [
         ["Runs"],
         ["Models"],
-        ["Training", "Evaluation"],
+        ["Training"],
+        ["Evaluation"],
         ["Compare", "Bench"],
         ["Commands"],
         [""],

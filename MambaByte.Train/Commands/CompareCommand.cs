@@ -36,9 +36,16 @@ public static class CompareCommand
         var positions = new Option<string>("--gen-positions") { Description = "context positions at which to time generation", DefaultValueFactory = _ => string.Join(",", defaults.GenerationPositions) };
         var genBytes = new Option<int>("--gen-bytes") { Description = "timed generation steps per position", DefaultValueFactory = _ => defaults.GenerationBytes };
         var cacheDir = CommonOptions.CacheDir();
+        var contexts = new Option<string>("--contexts") { Description = "evaluation windows of the bits-per-byte-against-context table: multiples of --context (4x) or lengths in bytes (4096), comma-separated", DefaultValueFactory = _ => defaults.Contexts };
+        var samplePrompt = new Option<string>("--sample-prompt") { Description = "prompt every model continues for its sample in the report", DefaultValueFactory = _ => defaults.Sampling.Prompt };
+        var sampleBytes = new Option<int>("--sample-bytes") { Description = "bytes of each model's sample (0 = no samples)", DefaultValueFactory = _ => defaults.Sampling.Bytes };
+        var sampleTemperature = new Option<double>("--sample-temperature") { Description = "softmax temperature of the samples (0 = greedy)", DefaultValueFactory = _ => defaults.Sampling.Temperature };
+        var sampleTopK = new Option<int>("--sample-top-k") { Description = "samples draw among the K most likely bytes (0 = off)", DefaultValueFactory = _ => defaults.Sampling.TopK };
+        var sampleSeed = new Option<ulong>("--sample-seed") { Description = "sampling seed, the same for every model", DefaultValueFactory = _ => defaults.Sampling.Seed };
         var command = new Command("compare", "Train Mamba, Transformer and MegaByte matched in parameters or FLOPs under one budget, and report bits-per-byte and generation speed")
         {
             data, archs, match, size, budgetFlops, budgetMinutes, outDir, context, batch, seed, device, lr, testSplit, testBytes, evalBytes, evaluations, positions, genBytes, cacheDir,
+            contexts, samplePrompt, sampleBytes, sampleTemperature, sampleTopK, sampleSeed,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -73,6 +80,12 @@ public static class CompareCommand
                 GenerationPositions = SplitList(parse.GetValue(positions)!).Select(p => (long)ParseNumber(p, "--gen-positions")).ToList(),
                 GenerationBytes = parse.GetValue(genBytes),
                 CacheDir = parse.GetValue(cacheDir) ?? "",
+                Contexts = parse.GetValue(contexts)!,
+                Sampling = new ComparisonSampling
+                {
+                    Prompt = parse.GetValue(samplePrompt)!, Bytes = parse.GetValue(sampleBytes), Temperature = parse.GetValue(sampleTemperature),
+                    TopK = parse.GetValue(sampleTopK), Seed = parse.GetValue(sampleSeed),
+                },
             };
             if (parallel.IsDistributed) output.WriteLine($"compare: {parallel.Describe()}; {parallel.ShareCores()}");
             // The report states the command as run from its own directory (no absolute paths: ReportPaths).
@@ -89,7 +102,7 @@ public static class CompareCommand
                 return 0;
             }
             string directory = Path.GetFullPath(options.Out);
-            output.WriteLine($"report   {Path.Combine(directory, ComparisonReportWriter.MarkdownFile)} (+ {ComparisonReportWriter.JsonFile}, {ComparisonPlots.FlopsChart}, {ComparisonPlots.TimeChart}, {ComparisonPlots.GenerationChart})");
+            output.WriteLine($"report   {Path.Combine(directory, ComparisonReportWriter.MarkdownFile)} (+ {ComparisonReportWriter.JsonFile}, {ComparisonPlots.FlopsChart}, {ComparisonPlots.TimeChart}, {ComparisonPlots.GenerationChart}, {ComparisonPlots.ContextChart})");
             return 0;
         }
     }

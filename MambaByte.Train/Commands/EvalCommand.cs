@@ -66,7 +66,7 @@ public static class EvalCommand
             var sweepRows = new List<EvalRow>();
             foreach (string source in parse.GetValue(data)!)
             {
-                EvalData d = ReadData(source, parse.GetValue(split)!, parse.GetValue(maxBytes), parse.GetValue(cacheDir));
+                EvalData d = EvalData.Read(source, parse.GetValue(split)!, parse.GetValue(maxBytes), parse.GetValue(cacheDir));
                 (string name, string splitName, byte[] bytes) = (d.Name, d.Split, d.Bytes);
                 if (methods.Contains(Windowed))
                 {
@@ -114,33 +114,6 @@ public static class EvalCommand
     }
 
     const string Windowed = "windowed", Carried = "carried-state", Document = "document";
-
-    /// <summary>What one --data scores: the bytes as one stream, and the documents in them (with --max-bytes, those in the first N bytes, the last one cut there).</summary>
-    sealed record EvalData(string Name, string Split, byte[] Bytes, IReadOnlyList<ReadOnlyMemory<byte>> Documents, byte StartByte);
-
-    /// <summary>A raw file is one document taken as is; anything else resolves to a store split, scored as one stream or document by document.</summary>
-    static EvalData ReadData(string source, string split, long maxBytes, string? cacheDir)
-    {
-        if (File.Exists(source))
-        {
-            using ByteSplit file = ByteSplit.FromFile(source);
-            byte[] fileBytes = EvalBytes.Read(file, maxBytes);
-            return new EvalData(Path.GetFileName(source), "file", fileBytes, [fileBytes], DocumentStart.Newline);
-        }
-        using ByteStore store = DatasetResolver.Resolve(source, cacheDir);
-        if (!store.SplitNames.Contains(split))
-            throw new ArgumentException($"--data {source}: no split '{split}' (has {string.Join(", ", store.SplitNames)})");
-        ByteSplit data = store.Split(split);
-        byte[] bytes = EvalBytes.Read(data, maxBytes);
-        var documents = new List<ReadOnlyMemory<byte>>();
-        for (int i = 0; i < data.DocumentCount; i++)
-        {
-            (long start, long length) = data.Document(i);
-            if (start >= bytes.Length) break;
-            documents.Add(bytes.AsMemory((int)start, (int)Math.Min(length, bytes.Length - start)));
-        }
-        return new EvalData(Path.GetFileName(Path.TrimEndingDirectorySeparator(source)), split, bytes, documents, DocumentStart.For(store.Manifest.Separator));
-    }
 
     static HashSet<string> ParseMethods(string text)
     {

@@ -26,4 +26,25 @@ public sealed record ArchitectureResult(
     long TestBytesScored,
     IReadOnlyList<GenerationSpeedPoint> Generation,
     IReadOnlyList<CurvePoint> TrainCurve,
-    IReadOnlyList<CurvePoint> ValidationCurve);
+    IReadOnlyList<CurvePoint> ValidationCurve)
+{
+    /// <summary>
+    /// Document-level test bits-per-byte (lm-evaluation-harness's <c>bits_per_byte</c>, as <c>eval --method document</c>:
+    /// every byte of every test document from the model's start state); null in a report written before it was measured.
+    /// </summary>
+    public double? DocumentBitsPerByte { get; init; }
+
+    public long DocumentBytesScored { get; init; }
+
+    /// <summary>Training FLOPs achieved per second: <see cref="TrainingFlops"/> / <see cref="TrainingSeconds"/> (the run's wall time, its validation passes included).</summary>
+    public double TrainingFlopsPerSecond { get; init; }
+
+    /// <summary><see cref="TrainingFlopsPerSecond"/> / the comparison's measured matmul peak (<see cref="ComparisonReport.PeakFlopsPerSecond"/>).</summary>
+    public double? Mfu { get; init; }
+
+    /// <summary>Test bits-per-byte at each <c>--contexts</c> window length.</summary>
+    public IReadOnlyList<ContextPoint> ContextSweep { get; init; } = [];
+
+    /// <summary>The model's continuation of the report's sample prompt (<see cref="ComparisonSampling"/>), prompt excluded.</summary>
+    public string? Sample { get; init; }
+}

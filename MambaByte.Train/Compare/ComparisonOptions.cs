@@ -47,6 +47,12 @@ public sealed record ComparisonOptions
 
     public string CacheDir { get; init; } = "";
 
+    /// <summary>Window lengths of the bits-per-byte-against-context table (<see cref="EvaluationContexts"/>).</summary>
+    public string Contexts { get; init; } = EvaluationContexts.Default;
+
+    /// <summary>The prompt, length and sampling settings of each model's sample in the report.</summary>
+    public ComparisonSampling Sampling { get; init; } = new();
+
     public void Validate()
     {
         static void Check(bool ok, string message)
@@ -65,5 +71,7 @@ public sealed record ComparisonOptions
         Check(Evaluations >= 1, $"--evaluations {Evaluations}: expected >= 1");
         Check(GenerationPositions.Count > 0 && GenerationPositions.All(p => p >= 1), "--gen-positions: expected positive integers");
         Check(GenerationBytes >= 1, $"--gen-bytes {GenerationBytes}: expected >= 1");
+        _ = EvaluationContexts.Parse(Contexts, Math.Max(1, Context));
+        Sampling.Validate();
     }
 }

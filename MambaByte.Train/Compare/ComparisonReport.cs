@@ -18,4 +18,11 @@ public sealed record ComparisonReport(
     long Seed,
     double Lr,
     double WallSeconds,
-    IReadOnlyList<ArchitectureResult> Architectures);
+    IReadOnlyList<ArchitectureResult> Architectures)
+{
+    /// <summary>The fp32 matmul peak (<see cref="Training.PeakFlops"/>) measured once as the comparison started; MFU divides by it.</summary>
+    public double PeakFlopsPerSecond { get; init; }
+
+    /// <summary>The settings every model's sample was drawn with; null in a report written before samples existed.</summary>
+    public ComparisonSampling? Sampling { get; init; }
+}

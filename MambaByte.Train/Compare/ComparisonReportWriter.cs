@@ -46,10 +46,12 @@ public static class ComparisonReportWriter
         Line($"Matched {(report.Match == ArchitectureMatcher.MatchParams ? "parameter counts" : "training FLOPs per byte")} to Mamba at size `{report.Size}`; budget {budget}; context {report.Context}, batch {report.BatchSize}, seed {report.Seed}, peak lr {report.Lr}. ");
         Line($"Every architecture trained on the same `{report.TrainSplit}` windows in the same order; validation curves on `{report.EvalSplit}`; test score on the first {report.TestBytes:N0} bytes of `{report.TestSplit}` (windows of {report.Context}, every byte scored once). Wall time of this invocation: {report.WallSeconds:F0} s.");
         md.AppendLine();
-        md.AppendLine("| architecture | test bits/byte | final train bits/byte | final validation bits/byte | parameters | training FLOPs/byte | steps | bytes trained | training FLOPs | training time (s) | shape |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        md.AppendLine("| architecture | test bits/byte (windowed) | test bits/byte (document) | final train bits/byte | final validation bits/byte | parameters | training FLOPs/byte | steps | bytes trained | training FLOPs | training time (s) | training FLOP/s | MFU | shape |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (ArchitectureResult r in report.Architectures)
-            Line($"| {r.Architecture} | {r.TestBitsPerByte:F4} | {r.FinalTrainBitsPerByte:F4} | {(r.FinalValidationBitsPerByte is double v ? v.ToString("F4", CultureInfo.InvariantCulture) : "—")} | {r.Parameters:N0} | {r.TrainingFlopsPerByte:G4} | {r.Steps:N0} | {r.BytesTrained:N0} | {r.TrainingFlops:G4} | {r.TrainingSeconds:F1} | {r.Shape} |");
+            Line($"| {r.Architecture} | {r.TestBitsPerByte:F4} | {ComparisonReportSections.DocumentBitsPerByte(r)} | {r.FinalTrainBitsPerByte:F4} | {(r.FinalValidationBitsPerByte is double v ? v.ToString("F4", CultureInfo.InvariantCulture) : "—")} | {r.Parameters:N0} | {r.TrainingFlopsPerByte:G4} | {r.Steps:N0} | {r.BytesTrained:N0} | {r.TrainingFlops:G4} | {r.TrainingSeconds:F1} | {ComparisonReportSections.FlopsPerSecond(r)} | {ComparisonReportSections.Mfu(r)} | {r.Shape} |");
+        md.AppendLine();
+        ComparisonReportSections.AppendThroughputNote(md, report);
         md.AppendLine();
         md.AppendLine("## Generation speed (bytes/s, batch 1, after a prompt of N bytes)");
         md.AppendLine();
@@ -62,6 +64,8 @@ public static class ComparisonReportWriter
             md.AppendLine($"| {r.Architecture} | " + string.Join(" | ", positions.Select(p =>
                 r.Generation.FirstOrDefault(g => g.Position == p) is { } g ? g.BytesPerSecond.ToString("F0", CultureInfo.InvariantCulture) : "—")) + " |");
         md.AppendLine();
+        ComparisonReportSections.AppendContexts(md, report);
+        ComparisonReportSections.AppendSamples(md, report);
         md.AppendLine("## Charts");
         md.AppendLine();
         foreach (string chart in charts) md.AppendLine($"![{Path.GetFileNameWithoutExtension(chart)}]({chart})");

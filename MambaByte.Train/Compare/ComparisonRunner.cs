@@ -1,3 +1,4 @@
+using MambaByte.Core.Architectures;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -6,6 +7,7 @@ using MambaByte.Core.Evaluation;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Data;
+using MambaByte.Train.Evaluation;
 using MambaByte.Train.Training;
 using MambaByte.Core.Files;
 using MambaByte.Train.Runs;
@@ -40,7 +42,9 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         options.Validate();
         TorchRuntime.EnsureLoaded();
         var clock = Stopwatch.StartNew();
-        long farthest = options.GenerationPositions.Max() + options.GenerationBytes + 1;
+        // MFU divides by one peak, measured before any training (rank 0 alone reports).
+        double peakFlops = Parallel.IsRoot ? PeakFlops.Measure(DeviceOption.Parse(options.Device)) : 0;
+        long farthest = Math.Max(options.GenerationPositions.Max() + options.GenerationBytes + 1, options.Sampling.PromptBytes.Length + options.Sampling.Bytes);
         IReadOnlyList<MatchedModel> matched = ArchitectureMatcher.Match(options.Architectures, options.Size, options.Match, options.Context, farthest);
         MatchedModel reference = ArchitectureMatcher.Reference(options.Size, options.Context);
         output.WriteLine($"mambabyte compare: matching {ArchitectureMatcher.Quantity(options.Match)} to Mamba at size {options.Size} (context {options.Context})");
@@ -60,11 +64,12 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         using ByteStore store = DatasetResolver.Resolve(options.Data, string.IsNullOrEmpty(options.CacheDir) ? null : options.CacheDir);
         if (!store.SplitNames.Contains(options.TestSplit))
             throw new ArgumentException($"--data {options.Data}: no split '{options.TestSplit}' to score (has {string.Join(", ", store.SplitNames)}); pick one with --test-split");
-        byte[] testBytes = EvalBytes.Read(store.Split(options.TestSplit), options.TestBytes);
+        EvalData testData = EvalData.FromStore(store, options.Data, options.TestSplit, options.TestBytes);
+        byte[] testBytes = testData.Bytes;
         List<ArchitectureResult> results;
         try
         {
-            results = matched.Select(m => Measure(m, testBytes, trainedNow[m.Architecture], cancellationToken)).ToList();
+            results = matched.Select(m => Measure(m, testData, trainedNow[m.Architecture], peakFlops, cancellationToken)).ToList();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -76,7 +81,7 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         var report = new ComparisonReport(
             commandLine, ComparisonVersions.Collect(options.Device), ReportPaths.Data(options.Out, options.Data), options.TrainSplit, options.EvalSplit, options.TestSplit,
             testBytes.Length, options.Match, options.Size, options.BudgetFlops, options.BudgetMinutes, options.Context, options.BatchSize,
-            options.Seed, options.Lr, clock.Elapsed.TotalSeconds, results);
+            options.Seed, options.Lr, clock.Elapsed.TotalSeconds, results) { PeakFlopsPerSecond = peakFlops, Sampling = options.Sampling };
         ComparisonReportWriter.Write(report, options.Out);
         return report;
     }
@@ -186,13 +191,20 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         return path;
     }
 
-    ArchitectureResult Measure(MatchedModel matched, byte[] testBytes, bool trainedNow, CancellationToken cancellationToken)
+    ArchitectureResult Measure(MatchedModel matched, EvalData testData, bool trainedNow, double peakFlops, CancellationToken cancellationToken)
     {
+        byte[] testBytes = testData.Bytes;
         string runDirectory = RunDirectory(options.Out, matched.Architecture);
         string checkpoint = Runs.RunDirectory.Resolve(runDirectory);
         using ByteLanguageModel model = ModelCheckpoint.Load(checkpoint, DeviceOption.Parse(options.Device));
         PhaseStarted?.Invoke($"test {matched.Architecture}");
         BitsPerByteResult test = BitsPerByteEvaluator.Windowed(model, [testBytes], options.Context, options.Context, options.BatchSize, cancellationToken);
+        PhaseStarted?.Invoke($"document {matched.Architecture}");
+        BitsPerByteResult document = BitsPerByteEvaluator.Document(model, testData.Documents, options.Context, testData.StartByte, carryState: ArchitectureRegistry.Get(model.Architecture, "--archs").CanCarryState, options.BatchSize, cancellationToken);
+        PhaseStarted?.Invoke($"contexts {matched.Architecture}");
+        IReadOnlyList<ContextPoint> contexts = ContextSweep.Measure(model, testBytes, EvaluationContexts.Parse(options.Contexts, options.Context), options.Context, options.BatchSize, cancellationToken);
+        PhaseStarted?.Invoke($"sample {matched.Architecture}");
+        string? sample = options.Sampling.Draw(model, cancellationToken);
         PhaseStarted?.Invoke($"generation {matched.Architecture}");
         IReadOnlyList<GenerationSpeedPoint> generation = GenerationSpeed.Measure(model, testBytes, options.GenerationPositions, options.GenerationBytes, cancellationToken);
         double flopsPerByte = model.TrainingFlopsPerByte(options.Context);
@@ -204,11 +216,18 @@ public sealed class ComparisonRunner(ComparisonOptions options, TextWriter outpu
         if (train.Count == 0) throw new InvalidDataException($"{runDirectory}/metrics.csv: no training rows");
         MetricsRow last = rows.MaxBy(r => (r.Step, r.ElapsedSeconds))!;
 
+        double flopsPerSecond = last.ElapsedSeconds > 0 ? last.Bytes * flopsPerByte / last.ElapsedSeconds : 0;
         string speeds = string.Join(", ", generation.Select(g => FormattableString.Invariant($"{g.BytesPerSecond:F0} B/s at {g.Position}")));
         output.WriteLine(FormattableString.Invariant($"{matched.Architecture}: test {test.BitsPerByte:F4} bits/byte over {test.BytesScored:N0} bytes; generation {speeds}"));
+        output.WriteLine(FormattableString.Invariant($"{matched.Architecture}: document-level test {document.BitsPerByte:F4} bits/byte over {document.BytesScored:N0} bytes; by context {ComparisonReportSections.ContextSummary(contexts)}"));
         return new ArchitectureResult(
             matched.Architecture, matched.Shape, matched.Config, model.ParameterCount, flopsPerByte, ReportPaths.Relative(options.Out, runDirectory), trainedNow,
             last.Step, last.Bytes, last.Bytes * flopsPerByte, last.ElapsedSeconds, train[^1].BitsPerByte,
-            validation.Count > 0 ? validation[^1].BitsPerByte : null, test.BitsPerByte, test.BytesScored, generation, train, validation);
+            validation.Count > 0 ? validation[^1].BitsPerByte : null, test.BitsPerByte, test.BytesScored, generation, train, validation)
+        {
+            DocumentBitsPerByte = document.BitsPerByte, DocumentBytesScored = document.BytesScored,
+            TrainingFlopsPerSecond = flopsPerSecond, Mfu = peakFlops > 0 ? flopsPerSecond / peakFlops : null,
+            ContextSweep = contexts, Sample = sample,
+        };
     }
 }

@@ -19,6 +19,8 @@ public sealed class MegaByteArchitecture : IArchitecture
 
     public string Summary => "MegaByte (Yu et al. 2023): a global Transformer over patches of bytes and a local one inside each patch";
 
+    public string LongerWindows => "learned patch positions: runs windows up to its max_context";
+
     public bool CanCarryState => false;
 
     public IReadOnlyList<string> PresetNames => [.. MegaByteConfig.Presets.Keys];

@@ -76,6 +76,9 @@ public sealed class MegaByteModel : ByteLanguageModel
 
     public override JsonObject ConfigJson() => Config.ConfigJson();
 
+    /// <summary>The learned patch positions end at max_context.</summary>
+    public override int? MaxWindow => Config.MaxContext;
+
     /// <summary><paramref name="bytes"/> (b, l) int64 → next-byte logits (b, l, 256).</summary>
     public override Tensor forward(Tensor bytes)
     {

@@ -16,6 +16,8 @@ public sealed class TransformerArchitecture : IArchitecture
 
     public string Summary => "decoder-only Transformer over bytes (RoPE, SwiGLU, RMSNorm) with a KV cache";
 
+    public string LongerWindows => "rotary positions (relative angles): runs windows of any length; positions past the training context were never trained";
+
     public bool CanCarryState => false;
 
     public IReadOnlyList<string> PresetNames => [.. TransformerConfig.Presets.Keys];
