@@ -91,6 +91,21 @@ public sealed class SpaceByteTrainingTests(ITestOutputHelper output)
         Assert.NotEqual(expected[0].Loss, expected[1].Loss);
     }
 
+    [Fact]
+    public void A_bf16_working_copy_gives_the_float32_loss_within_bf16_rounding()
+    {
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        using var master = new SpaceByteModel(SpaceByteConfig.Tiny, seed: 4);
+        using var working = new SpaceByteModel(SpaceByteConfig.Tiny, seed: 4);
+        working.ToMixedPrecision(bfloat16);
+        Assert.All(working.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        Tensor bytes = SpaceByteFixtures.TextBytes(2, 41, seed: 9);
+        Tensor input = bytes[.., ..^1], target = bytes[.., 1..];
+        double fp32 = master.Loss(input, target).item<float>(), bf16 = working.Loss(input, target).item<float>();
+        Assert.True(Math.Abs(bf16 - fp32) < 0.02, $"bf16 loss {bf16} vs fp32 {fp32}");
+    }
+
     private static List<MetricsRow> Rows(string run) =>
         MetricsLog.Read(Path.Combine(run, "metrics.csv")).Where(r => r.Kind == "train").ToList();
 }
