@@ -34,7 +34,7 @@ public sealed class SpaceByteInferenceState : IInferenceState
     public IReadOnlyList<KvCache> GlobalCaches(int sequence) => globalCaches[sequence];
 
     /// <summary>Patch starts (global positions) seen so far by one sequence.</summary>
-    public long GlobalLength(int sequence) => globalCaches[sequence].Length == 0 ? 0 : globalCaches[sequence][0].Start + globalCaches[sequence][0].Length;
+    public long GlobalLength(int sequence) => globalCaches[sequence][0].Length;
 
     /// <summary>Whether the byte before the next one was spacelike; null before the first byte (the stream start).</summary>
     internal bool? PreviousSpacelike(int sequence) => Position == 0 ? null : lastSpacelike[sequence];
