@@ -100,19 +100,19 @@ public sealed record SpaceByteConfig
 
     // ---- presets and the size knob ----
 
-    /// <summary>About 40K parameters with a 16-byte local window: for tests.</summary>
+    /// <summary>About 70K parameters with a 16-byte local window: for tests.</summary>
     public static SpaceByteConfig Tiny => new()
     {
         DGlobal = 48, NGlobalLayer = 1, NGlobalHead = 2, DLocal = 32, NLocalLayer = 2, NLocalHead = 2, LocalAttentionWindow = 16,
     };
 
-    /// <summary>About 1.3M parameters.</summary>
+    /// <summary>About 1.7M parameters.</summary>
     public static SpaceByteConfig Small => new()
     {
         DGlobal = 192, NGlobalLayer = 2, NGlobalHead = 4, DLocal = 128, NLocalLayer = 4, NLocalHead = 4,
     };
 
-    /// <summary>About 9M parameters.</summary>
+    /// <summary>About 12M parameters.</summary>
     public static SpaceByteConfig Medium => new()
     {
         DGlobal = 384, NGlobalLayer = 4, NGlobalHead = 6, DLocal = 256, NLocalLayer = 6, NLocalHead = 4,
