@@ -39,7 +39,7 @@ public sealed class BaselineTrainingTests(ITestOutputHelper output)
     /// AdamW on random windows until the whole-text bits per byte (measured every 25 steps, in windows of the
     /// training context) falls below 1 or <paramref name="maxSteps"/> run out; returns the last measurement.
     /// </summary>
-    private double TrainThenMeasure(ByteLanguageModel model, int maxSteps)
+    internal double TrainThenMeasure(ByteLanguageModel model, int maxSteps)
     {
         byte[] text = TrainingText.Bytes;
         using Tensor data = tensor(text.Select(b => (long)b).ToArray(), dtype: int64);

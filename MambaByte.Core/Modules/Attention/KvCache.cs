@@ -15,6 +15,9 @@ public sealed class KvCache : IDisposable
     /// <summary>Number of positions held.</summary>
     public long Length { get; private set; }
 
+    /// <summary>Positions forgotten by <see cref="KeepLast"/>: the first held position is Start, the next appended one Start + Length.</summary>
+    public long Start { get; private set; }
+
     /// <summary>
     /// Appends <paramref name="newKeys"/> and <paramref name="newValues"/> (b, h, n, hd) and returns views of all
     /// keys and values held (b, h, Length, hd). The views are valid until the next append.
@@ -38,7 +41,26 @@ public sealed class KvCache : IDisposable
     }
 
     /// <summary>Forgets every position (MegaByte's local cache restarts at each patch) but keeps the buffers.</summary>
-    public void Clear() => Length = 0;
+    public void Clear() => Length = Start = 0;
+
+    /// <summary>
+    /// Forgets all but the last <paramref name="count"/> positions (a sliding attention window): they move to the
+    /// front of the buffer and <see cref="Start"/> advances, so the cache's memory stays bounded.
+    /// </summary>
+    public void KeepLast(long count)
+    {
+        if (count < 0) throw new ArgumentException($"count must be non-negative, got {count}");
+        if (keys is null || values is null || Length <= count) return;
+        long dropped = Length - count;
+        using (no_grad())
+        {
+            using Tensor keptKeys = keys.narrow(2, dropped, count).clone(), keptValues = values.narrow(2, dropped, count).clone();
+            keys.narrow(2, 0, count).copy_(keptKeys);
+            values.narrow(2, 0, count).copy_(keptValues);
+        }
+        Start += dropped;
+        Length = count;
+    }
 
     private Tensor Grow(Tensor? old, Tensor like, long capacity)
     {
@@ -57,6 +79,6 @@ public sealed class KvCache : IDisposable
         keys?.Dispose();
         values?.Dispose();
         keys = values = null;
-        Length = 0;
+        Length = Start = 0;
     }
 }

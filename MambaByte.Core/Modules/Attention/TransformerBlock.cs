@@ -12,12 +12,14 @@ public sealed class TransformerBlock : nn.Module
     private readonly RMSNorm mlp_norm;
     private readonly SwiGluMlp mlp;
 
-    public TransformerBlock(int width, int headCount, int mlpHidden, double ropeTheta, double normEpsilon, double dropout, string name = "block")
+    /// <param name="attentionWindow">Keys each position attends to, itself included; null (the default) means all earlier positions.</param>
+    public TransformerBlock(int width, int headCount, int mlpHidden, double ropeTheta, double normEpsilon, double dropout, string name = "block",
+        int? attentionWindow = null)
         : base(name)
     {
         this.dropout = dropout;
         attn_norm = new RMSNorm(width, normEpsilon);
-        attn = new CausalSelfAttention(width, headCount, ropeTheta, dropout);
+        attn = new CausalSelfAttention(width, headCount, ropeTheta, dropout, window: attentionWindow);
         mlp_norm = new RMSNorm(width, normEpsilon);
         mlp = new SwiGluMlp(width, mlpHidden);
         RegisterComponents();
