@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MambaByte.Core.Architectures.Mamba;
 using MambaByte.Core.Architectures.MegaByte;
+using MambaByte.Core.Architectures.SpaceByte;
 using MambaByte.Core.Architectures.Transformer;
 using MambaByte.Core.Models;
 
@@ -23,6 +24,7 @@ public static class ArchitectureRegistry
         MambaArchitecture.Instance,
         TransformerArchitecture.Instance,
         MegaByteArchitecture.Instance,
+        SpaceByteArchitecture.Instance,
     ];
 
     public static IArchitecture Default => All[0];

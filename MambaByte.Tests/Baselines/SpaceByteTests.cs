@@ -1,6 +1,6 @@
 using System.Text;
 using MambaByte.Core.Architectures.SpaceByte;
-using MambaByte.Core.Generation;
+using MambaByte.Core.Models;
 using MambaByte.Core.Modules.Attention;
 using MambaByte.Core.Native;
 using TorchSharp;

@@ -1,9 +1,12 @@
+using System.Text.Json.Nodes;
+using MambaByte.Core.Architectures;
 using MambaByte.Core.Architectures.SpaceByte;
 using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Models;
 using MambaByte.Core.Native;
 using MambaByte.Tests.Jobs;
 using MambaByte.Tests.Support;
+using MambaByte.Train.Runs;
 using MambaByte.Train.Training;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -26,15 +29,6 @@ public sealed class SpaceByteTrainingTests(ITestOutputHelper output)
         Assert.True(bitsPerByte < 1.0, $"bits per byte {bitsPerByte:F3}");
     }
 
-    /// <summary>Builds the model a checkpoint directory describes and loads its weights (what the registry's loader will do).</summary>
-    private static SpaceByteModel LoadCheckpoint(string directory, long seed = 0)
-    {
-        var config = SpaceByteConfig.FromConfigJson(ModelFactory.ReadConfig(Path.Combine(directory, ModelCheckpoint.ConfigFileName)));
-        var model = new SpaceByteModel(config, seed);
-        ModelCheckpoint.LoadWeights(model, Path.Combine(directory, ModelCheckpoint.WeightsFileName));
-        return model;
-    }
-
     [Fact]
     public void Checkpoint_round_trip_restores_config_weights_and_logits()
     {
@@ -49,7 +43,8 @@ public sealed class SpaceByteTrainingTests(ITestOutputHelper output)
         var config = SpaceByteConfig.FromConfigJson(ModelFactory.ReadConfig(dir.File(ModelCheckpoint.ConfigFileName)));
         using var fresh = new SpaceByteModel(config, seed: 99);
         Assert.True(BaselineFixtures.MaxAbsDifference(expected, fresh.forward(bytes)) > 1e-4);   // another seed differs until loaded
-        using SpaceByteModel loaded = LoadCheckpoint(dir.Path, seed: 99);
+        using ByteLanguageModel loaded = ModelCheckpoint.Load(dir.Path, CPU);                      // through the registry
+        Assert.IsType<SpaceByteModel>(loaded);
         Assert.Equal(model.ConfigJson().ToJsonString(), loaded.ConfigJson().ToJsonString());
         Assert.Equal(model.ParameterCount, loaded.ParameterCount);
         Assert.Equal(0.0, BaselineFixtures.MaxAbsDifference(expected, loaded.forward(bytes)));
@@ -62,16 +57,19 @@ public sealed class SpaceByteTrainingTests(ITestOutputHelper output)
         using var temp = new TempDir();
         var config = new SpaceByteConfig
         {
-            DGlobal = 16, NGlobalLayer = 1, NGlobalHead = 2, DLocal = 8, NLocalLayer = 2, NLocalHead = 2, LocalAttentionWindow = 4, Dropout = 0.3, Seed = 3,
+            DGlobal = 16, NGlobalLayer = 1, NGlobalHead = 2, DLocal = 8, NLocalLayer = 2, NLocalHead = 2, LocalAttentionWindow = 4, Dropout = 0.3,
         };
+        string configPath = temp.File("spacebyte.json");
+        File.WriteAllText(configPath, config.ConfigJson().ToJsonString());
+        // The trainer's own path: --arch spacebyte --model-config builds the model through the registry, and a
+        // resume loads the checkpoint through it.
         TrainingServices services = TestTraining.Services() with
         {
-            CreateModel = _ => new SpaceByteModel(config),
+            CreateModel = ModelBuilder.FromOptions,
             SaveModel = ModelCheckpoint.Save,
-            LoadModel = (directory, _) => LoadCheckpoint(directory),
+            LoadModel = ModelCheckpoint.Load,
         };
-        // The trainer's --arch switch does not know SpaceByte yet; the label only selects the (Transformer-like) defaults.
-        TrainOptions Options(string run) => TestTraining.Options(run) with { Arch = "transformer", EvalEvery = 0, GradAccum = 1 };
+        TrainOptions Options(string run) => TestTraining.Options(run) with { Arch = "spacebyte", ModelConfig = configPath, EvalEvery = 0, GradAccum = 1 };
         string straight = temp.File("straight"), interrupted = temp.File("interrupted");
         Assert.Equal(TrainingStopReason.Completed, new Trainer(Options(straight), services, new PlainProgress(TextWriter.Null)).Run().Reason);
 
@@ -81,6 +79,9 @@ public sealed class SpaceByteTrainingTests(ITestOutputHelper output)
             StepCompleted = step => { if (step == 3) cancel.Cancel(); },
         }.Run(cancellationToken: cancel.Token);
         Assert.Equal(3, stopped.Step);
+        JsonObject saved = ModelFactory.ReadConfig(Path.Combine(RunDirectory.Resolve(interrupted), ModelCheckpoint.ConfigFileName));
+        Assert.Equal("spacebyte", ModelFactory.ArchitectureOf(saved));
+        Assert.Equal(0.3, (double)saved["dropout"]!);
         manual_seed(12345);   // whatever the generator did in between must not leak into the resumed run
         Assert.Equal(TrainingStopReason.Completed,
             new Trainer(Options(interrupted), services, new PlainProgress(TextWriter.Null)).Run(resumeFrom: interrupted).Reason);

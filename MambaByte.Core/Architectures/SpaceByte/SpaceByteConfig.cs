@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using MambaByte.Core.Models;
+using MambaByte.Core.Modules.Attention;
 
 namespace MambaByte.Core.Architectures.SpaceByte;
 
@@ -23,7 +25,7 @@ namespace MambaByte.Core.Architectures.SpaceByte;
 /// window holds at most <see cref="GlobalSlots"/> patch starts.
 /// </para>
 /// </summary>
-public sealed record SpaceByteConfig
+public sealed record SpaceByteConfig : IModelConfig
 {
     public const string ArchitectureName = "spacebyte";
 
@@ -61,11 +63,11 @@ public sealed record SpaceByteConfig
     /// <summary>Dropout on attention weights and residual branches (only while training). Off by default.</summary>
     public double Dropout { get; init; }
 
-    /// <summary>Seed of the initialisation; not written to config.json, read when present.</summary>
+    /// <summary>Seed of the initialisation; not written to config.json (a checkpoint's weights replace it), read when present.</summary>
     public long Seed { get; init; } = 1337;
 
-    public int ResolvedDGlobalMlp => DGlobalMlp ?? BaselineJson.SwiGluHidden(DGlobal);
-    public int ResolvedDLocalMlp => DLocalMlp ?? BaselineJson.SwiGluHidden(DLocal);
+    public int ResolvedDGlobalMlp => DGlobalMlp ?? AttentionHeads.SwiGluHidden(DGlobal);
+    public int ResolvedDLocalMlp => DLocalMlp ?? AttentionHeads.SwiGluHidden(DLocal);
     public int ResolvedNInitialLayer => NInitialLayer ?? NLocalLayer / 2;
     public int ResolvedLocalAttentionWindow => LocalAttentionWindow ?? DLocal;
 
@@ -256,7 +258,7 @@ public sealed record SpaceByteConfig
     /// <summary>Reads what <see cref="ConfigJson"/> writes; <paramref name="source"/> names the file in errors.</summary>
     public static SpaceByteConfig FromConfigJson(JsonObject json, string source = "config.json")
     {
-        var reader = new BaselineJson(json, source);
+        var reader = new ConfigJsonReader(json, source);
         reader.RejectUnknownKeys(KnownKeys);
         reader.RequireArchitecture(ArchitectureName);
         int vocab = reader.Int("vocab_size", ByteLanguageModel.ByteVocabulary);
@@ -282,4 +284,34 @@ public sealed record SpaceByteConfig
             Seed = reader.Long("seed", defaults.Seed),
         }.Validate(source);
     }
+
+    // ---- the IModelConfig view ----
+
+    string IModelConfig.Architecture => ArchitectureName;
+
+    IModelConfig IModelConfig.WithSeed(long seed) => this with { Seed = seed };
+
+    /// <summary>
+    /// --d-model and --n-layer set the global blocks' width (the preset's head count when it still splits it into
+    /// even heads, else heads of about 64) and count; a width below d_local fails validation naming both. The
+    /// training context needs nothing: positions are rotary and the global context follows the window (⌊l/6⌋).
+    /// </summary>
+    IModelConfig IModelConfig.WithOverrides(ModelOverrides overrides)
+    {
+        SpaceByteConfig config = this;
+        if (overrides.DModel > 0) config = config with { DGlobal = overrides.DModel, NGlobalHead = AttentionHeads.For(overrides.DModel, NGlobalHead) };
+        if (overrides.NLayer > 0) config = config with { NGlobalLayer = overrides.NLayer };
+        return config;
+    }
+
+    public string Shape =>
+        $"global {DGlobal}×{NGlobalLayer} (d_mlp {ResolvedDGlobalMlp}), local {DLocal}×{NLocalLayer} ({ResolvedNInitialLayer} before), " +
+        $"window {ResolvedLocalAttentionWindow}, global context {(GlobalContextSize is int slots ? slots.ToString(CultureInfo.InvariantCulture) : "l/6")}";
+
+    /// <summary>The global blocks' MLP width: most of the cost, and linear in it.</summary>
+    int? IModelConfig.FineWidth => ResolvedDGlobalMlp;
+
+    IModelConfig IModelConfig.WithFineWidth(int width) => this with { DGlobalMlp = width };
+
+    ByteLanguageModel IModelConfig.Build() => new SpaceByteModel(this);
 }

@@ -1,4 +1,5 @@
-using MambaByte.Core.Generation;
+using MambaByte.Core.Models;
+using MambaByte.Core.Modules.Attention;
 
 namespace MambaByte.Core.Architectures.SpaceByte;
 

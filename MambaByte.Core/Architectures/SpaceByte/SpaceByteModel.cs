@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using MambaByte.Core.Modules;
 using MambaByte.Core.Modules.Attention;
@@ -43,17 +42,22 @@ public sealed class SpaceByteModel : ByteLanguageModel
         int window = config.ResolvedLocalAttentionWindow;
         TransformerBlock LocalBlock() => new(config.DLocal, config.NLocalHead, config.ResolvedDLocalMlp, config.RopeTheta, config.NormEpsilon,
             config.Dropout, attentionWindow: window);
-        token_embedding = nn.Embedding(ByteVocabulary, config.DLocal);
-        initial_blocks = new ModuleList<TransformerBlock>();
-        for (int i = 0; i < config.ResolvedNInitialLayer; i++) initial_blocks.Add(LocalBlock());
-        global_blocks = new ModuleList<TransformerBlock>();
-        for (int i = 0; i < config.NGlobalLayer; i++)
-            global_blocks.Add(new TransformerBlock(config.DGlobal, config.NGlobalHead, config.ResolvedDGlobalMlp, config.RopeTheta, config.NormEpsilon, config.Dropout));
-        final_blocks = new ModuleList<TransformerBlock>();
-        for (int i = config.ResolvedNInitialLayer; i < config.NLocalLayer; i++) final_blocks.Add(LocalBlock());
-        norm_f = new RMSNorm(config.DLocal, config.NormEpsilon);
-        lm_head = nn.Linear(config.DLocal, ByteVocabulary, hasBias: false);
-        RegisterComponents();
+        // Module constructors draw a default initialisation from torch's global generator; it is replaced below
+        // from the config's seed, and the caller's random stream is left where it was.
+        using (GlobalRandomState.Preserve())
+        {
+            token_embedding = nn.Embedding(ByteVocabulary, config.DLocal);
+            initial_blocks = new ModuleList<TransformerBlock>();
+            for (int i = 0; i < config.ResolvedNInitialLayer; i++) initial_blocks.Add(LocalBlock());
+            global_blocks = new ModuleList<TransformerBlock>();
+            for (int i = 0; i < config.NGlobalLayer; i++)
+                global_blocks.Add(new TransformerBlock(config.DGlobal, config.NGlobalHead, config.ResolvedDGlobalMlp, config.RopeTheta, config.NormEpsilon, config.Dropout));
+            final_blocks = new ModuleList<TransformerBlock>();
+            for (int i = config.ResolvedNInitialLayer; i < config.NLocalLayer; i++) final_blocks.Add(LocalBlock());
+            norm_f = new RMSNorm(config.DLocal, config.NormEpsilon);
+            lm_head = nn.Linear(config.DLocal, ByteVocabulary, hasBias: false);
+            RegisterComponents();
+        }
         Initialise(new Generator(unchecked((ulong)config.Seed)));
     }
 
@@ -66,7 +70,7 @@ public sealed class SpaceByteModel : ByteLanguageModel
     /// <summary><paramref name="bytes"/> (b, l) int64 → next-byte logits (b, l, 256), with the window's fixed global context.</summary>
     public override Tensor forward(Tensor bytes)
     {
-        BaselineInput.CheckBytes(bytes, 2, Name);
+        ModelInput.CheckBytes(bytes, 2, Name);
         return Run(bytes, null);
     }
 
@@ -76,15 +80,15 @@ public sealed class SpaceByteModel : ByteLanguageModel
     /// <summary>Runs <paramref name="bytes"/> (b, l) after whatever the state already holds; returns (b, l, 256).</summary>
     public override Tensor Prefill(Tensor bytes, IInferenceState state)
     {
-        BaselineInput.CheckBytes(bytes, 2, Name);
-        var typed = BaselineInput.State<SpaceByteInferenceState>(state, bytes, Name);
+        ModelInput.CheckBytes(bytes, 2, Name);
+        var typed = ModelInput.State<SpaceByteInferenceState>(state, bytes, Name);
         using var noGrad = no_grad();
         return Run(bytes, typed);
     }
 
     public override Tensor Step(Tensor bytes, IInferenceState state)
     {
-        BaselineInput.CheckBytes(bytes, 1, Name);
+        ModelInput.CheckBytes(bytes, 1, Name);
         using var scope = NewDisposeScope();
         Tensor logits = Prefill(bytes.unsqueeze(1), state);                                             // (b, 1, 256)
         return logits.squeeze(1).MoveToOuterDisposeScope();                                             // (b, 256)
