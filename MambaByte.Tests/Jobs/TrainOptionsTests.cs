@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using MambaByte.Core.Architectures;
 using MambaByte.Tests.Support;
 using MambaByte.Train;
 using MambaByte.Train.Training;
@@ -33,7 +34,7 @@ public sealed class TrainOptionsTests
         var malformed = Assert.Throws<ArgumentException>(() => TrainOptionsLoader.Merge(new JsonObject { ["context"] = "long" }, "cfg/run.json", new Dictionary<string, string>()));
         Assert.Equal("cfg/run.json: 'context' long: expected an integer", malformed.Message);
         var invalid = Assert.Throws<ArgumentException>(() => TrainOptionsLoader.Merge(null, null, new Dictionary<string, string> { ["arch"] = "rnn" }));
-        Assert.Equal("--arch rnn: expected mamba, transformer or megabyte", invalid.Message);
+        Assert.Equal($"--arch rnn: expected {ArchitectureRegistry.NamesText}", invalid.Message);
 
         using var temp = new TempDir();
         File.WriteAllText(temp.File("run.json"), "{ \"lr\": ");
