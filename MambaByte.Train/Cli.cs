@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MambaByte.Core.Architectures;
 using MambaByte.Train.Commands;
 
 namespace MambaByte.Train;
@@ -8,7 +9,7 @@ public static class Cli
 {
     public static RootCommand BuildRoot()
     {
-        var root = new RootCommand("MambaByte: token-free byte-level language models (Mamba, Transformer, MegaByte)")
+        var root = new RootCommand($"MambaByte: token-free byte-level language models ({string.Join(", ", ArchitectureRegistry.Names)})")
         {
             // On an error, the whole stack trace too (as MAMBABYTE_DEBUG=1 gives); CommandLineErrors reads it.
             new Option<bool>(CommandLineErrors.VerboseOption) { Description = "on an error, print the stack trace (also MAMBABYTE_DEBUG=1)", Recursive = true },

@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace MambaByte.Core.Models;
 
 /// <summary>
-/// The one interface every architecture implements (Mamba, Transformer, MegaByte). The trainer, evaluator,
-/// generator and comparison use only this, never a concrete type.
+/// The one interface every registered architecture (<see cref="IArchitecture"/>) implements. The trainer,
+/// evaluator, generator and comparison use only this, never a concrete type.
 /// </summary>
 public abstract class ByteLanguageModel : nn.Module<Tensor, Tensor>
 {
@@ -17,7 +17,7 @@ public abstract class ByteLanguageModel : nn.Module<Tensor, Tensor>
     {
     }
 
-    /// <summary><c>mamba</c>, <c>transformer</c> or <c>megabyte</c>.</summary>
+    /// <summary>The registered architecture name (<see cref="IArchitecture.Name"/>), the <c>architecture</c> key of config.json.</summary>
     public abstract string Architecture { get; }
 
     /// <summary>The config.json written beside model.safetensors (for Mamba, the reference MambaConfig form).</summary>

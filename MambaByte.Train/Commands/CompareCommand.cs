@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using MambaByte.Core.Architectures;
 using MambaByte.Core.Native;
 using MambaByte.Train.Compare;
 using MambaByte.Train.Training;
@@ -42,7 +43,7 @@ public static class CompareCommand
         var sampleTemperature = new Option<double>("--sample-temperature") { Description = "softmax temperature of the samples (0 = greedy)", DefaultValueFactory = _ => defaults.Sampling.Temperature };
         var sampleTopK = new Option<int>("--sample-top-k") { Description = "samples draw among the K most likely bytes (0 = off)", DefaultValueFactory = _ => defaults.Sampling.TopK };
         var sampleSeed = new Option<ulong>("--sample-seed") { Description = "sampling seed, the same for every model", DefaultValueFactory = _ => defaults.Sampling.Seed };
-        var command = new Command("compare", "Train Mamba, Transformer and MegaByte matched in parameters or FLOPs under one budget, and report bits-per-byte and generation speed")
+        var command = new Command("compare", $"Train the architectures of --archs ({ArchitectureRegistry.NamesText}) matched to {ArchitectureRegistry.Default.Name} in parameters or FLOPs under one budget, and report bits-per-byte and generation speed")
         {
             data, archs, match, size, budgetFlops, budgetMinutes, outDir, context, batch, seed, device, lr, testSplit, testBytes, evalBytes, evaluations, positions, genBytes, cacheDir,
             contexts, samplePrompt, sampleBytes, sampleTemperature, sampleTopK, sampleSeed,

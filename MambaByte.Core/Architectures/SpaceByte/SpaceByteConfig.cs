@@ -143,21 +143,24 @@ public sealed record SpaceByteConfig : IModelConfig
     public static SpaceByteConfig Preset(string name) => PresetsTable.Get(name);
 
     /// <summary>
-    /// The single size knob, with the paper's proportions: global width 128·size × size blocks, local width
-    /// d_global/2 = 64·size × max(2, size) blocks, heads of 64 channels, local window d_local. Parameters and FLOPs
-    /// grow strictly with size.
+    /// The single size knob: global blocks as the Transformer's knob (width 64·size × size blocks), local blocks at
+    /// the paper's half width (32·size) × max(2, size) blocks, so at least one runs before and one after the global
+    /// ones; heads of about 64 channels, local window d_local. Size 1 is small enough to match Mamba's size 1 in
+    /// parameters (the global blocks hold most of them) and, with a wider global MLP, in FLOPs (they run at one byte
+    /// in six). Parameters and FLOPs grow strictly with size.
     /// </summary>
     public static SpaceByteConfig FromSize(int size)
     {
         if (size < 1) throw new ArgumentException($"SpaceByte size must be at least 1, got {size}");
+        int dGlobal = 64 * size, dLocal = 32 * size;
         return new SpaceByteConfig
         {
-            DGlobal = 128 * size,
+            DGlobal = dGlobal,
             NGlobalLayer = size,
-            NGlobalHead = 2 * size,
-            DLocal = 64 * size,
+            NGlobalHead = AttentionHeads.For(dGlobal),
+            DLocal = dLocal,
             NLocalLayer = Math.Max(2, size),
-            NLocalHead = size,
+            NLocalHead = AttentionHeads.For(dLocal),
         };
     }
 
