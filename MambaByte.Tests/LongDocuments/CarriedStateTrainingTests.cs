@@ -201,6 +201,7 @@ public sealed class CarriedStateTrainingTests
     [Theory]
     [InlineData("transformer", "--carry-state")]
     [InlineData("megabyte", "--carry-state")]
+    [InlineData("spacebyte", "--carry-state")]
     [InlineData("mamba", "--bptt-windows")]
     public void Carry_state_is_refused_with_one_line_where_it_cannot_apply(string arch, string option)
     {
