@@ -36,6 +36,18 @@ public sealed class RunDirectory(string runDirectory)
 
     public string FullPath { get; } = Path.GetFullPath(runDirectory);
 
+    /// <summary>
+    /// A path as a log line shows it: relative to the working directory when it lies inside it (<c>runs/quick/...</c>
+    /// for <c>--out runs/quick</c>, as the user typed it), else absolute.
+    /// </summary>
+    public static string Display(string path)
+    {
+        string relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
+        return relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative)
+            ? Path.GetFullPath(path)
+            : relative;
+    }
+
     public string CheckpointsDirectory => Path.Combine(FullPath, "checkpoints");
 
     public string BestDirectory => Path.Combine(FullPath, "best");

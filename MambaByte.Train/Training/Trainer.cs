@@ -123,7 +123,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
                 ? store.WriteStep(step, options.KeepLast, dir => WriteCheckpoint(dir, model, optimizer, state, metricsPath))
                 : $"rank 0's checkpoint of step {step}";
             lastCheckpointStep = step;
-            progress.Event($"step {step}: checkpoint {lastCheckpoint}");
+            progress.Event($"step {step}: checkpoint {RunDirectory.Display(lastCheckpoint!)}");
             return lastCheckpoint;
         }
 
@@ -256,7 +256,7 @@ public sealed class Trainer(TrainOptions options, TrainingServices services, ITr
             string final = lastCheckpointStep == step && lastCheckpoint is not null ? lastCheckpoint : SaveCheckpoint();
             string bestText = double.IsFinite(best) ? $"; best eval {best:F4} bits/byte" : "";
             return new TrainingOutcome(TrainingStopReason.Completed, step, final, best,
-                $"done: {step} steps, {bytesSeen:N0} bytes in {clock.Elapsed.TotalSeconds:F1} s{bestText}; last checkpoint {final}");
+                $"done: {step} steps, {bytesSeen:N0} bytes in {clock.Elapsed.TotalSeconds:F1} s{bestText}; last checkpoint {RunDirectory.Display(final)}");
         }
         finally
         {
