@@ -133,6 +133,15 @@ public sealed unsafe class FusedMambaDecoder
         core.CopyLogits(bytes.Length, logits);
     }
 
+    /// <summary><see cref="StepChunk(ReadOnlySpan{byte}, MambaInferenceState, Span{float}, int)"/> with logits (K, 256) in the model's dtype.</summary>
+    public Tensor StepChunk(ReadOnlySpan<byte> bytes, MambaInferenceState state, int firstSnapshot = -1)
+    {
+        if (state.BatchSize != 1) throw new ArgumentException($"the chunk step runs one sequence; the inference state is for batch {state.BatchSize}");
+        if (bytes.Length == 0) throw new ArgumentException("the chunk step needs at least one byte");
+        core.RunChunk(bytes, state, firstSnapshot);
+        return core.Logits(bytes.Length);
+    }
+
     /// <summary>
     /// Makes <paramref name="state"/> the state kept in snapshot slot <paramref name="slot"/> by
     /// <see cref="StepChunk"/> on that same state object; returns the position (bytes consumed) at that slot.
