@@ -1,7 +1,9 @@
 using System.Text;
+using MambaByte.Core.Checkpoints;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
+using MambaByte.Train;
 using TorchSharp;
 using static TorchSharp.torch;
 using MambaByte.Core.Architectures.Mamba;
@@ -142,6 +144,31 @@ public sealed class SpeculativeDecodingTests
             for (int i = 0; i < a.Layers.Count; i++)
                 Assert.True((a.Layers[i].SsmState - b.Layers[i].SsmState).abs().max().item<double>() < 1e-10);
         }
+    }
+
+    /// <summary>The CLI: <c>--draft-restore</c> rerun and snapshots print the plain greedy text; a wrong value is one clear error.</summary>
+    [Fact]
+    public void Generate_command_draft_restore_prints_the_greedy_text_and_rejects_unknown_values()
+    {
+        SingleThreadedTorch.Ensure();
+        using var temp = new TempDir();
+        using (var target = new MambaLMHeadModel(new MambaConfig { DModel = 24, NLayer = 2, DState = 6 }, seed: 31)) ModelCheckpoint.Save(target, temp.File("target"));
+        using (var draft = new MambaLMHeadModel(new MambaConfig { DModel = 16, NLayer = 1, DState = 4 }, seed: 32)) ModelCheckpoint.Save(draft, temp.File("draft"));
+        string[] common = ["generate", "--checkpoint", temp.File("target"), "--prompt", "In the beginning", "--max-bytes", "40", "--temperature", "0", "--device", "cpu"];
+        var plain = new StringWriter();
+        Assert.Equal(0, Cli.Run(common, plain, new StringWriter()));
+        foreach (string restore in new[] { "snapshots", "rerun" })
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int exit = Cli.Run([.. common, "--draft", temp.File("draft"), "--draft-bytes", "3", "--draft-restore", restore], output, error);
+            Assert.True(exit == 0, error.ToString());
+            Assert.Equal(plain.ToString(), output.ToString());
+            Assert.Contains($"3 per round, restore by {restore}", error.ToString());
+        }
+        var bad = new StringWriter();
+        Assert.NotEqual(0, Cli.Run([.. common, "--draft", temp.File("draft"), "--draft-restore", "copy"], new StringWriter(), bad));
+        Assert.Contains("--draft-restore copy: expected snapshots or rerun", bad.ToString());
     }
 
     /// <summary>
