@@ -127,6 +127,10 @@ public sealed class ChunkStepTests
                 Assert.True(StateDiff(chunked, parallel) < 1e-10, $"snapshot {i} vs prefill {StateDiff(chunked, parallel):E2}");
                 Assert.Equal(Prompt.Length + i + 1, chunked.Position);
             }
+            // Slots kept before the snapshot store grows stay valid.
+            model.StepChunkInto(bytes.AsSpan(0, 2), other, without.AsSpan(0, 512), 40);
+            model.RestoreSnapshot(first + k - 1, chunked);
+            Assert.Equal(0, StateDiff(chunked, untouched));
             Assert.Throws<ArgumentException>(() => model.RestoreSnapshot(first + 1, other));     // slots belong to the state that kept them
             Assert.Throws<ArgumentException>(() => model.RestoreSnapshot(first + k, chunked));   // never written
         }

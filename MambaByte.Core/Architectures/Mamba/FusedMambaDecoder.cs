@@ -392,7 +392,9 @@ public sealed unsafe class FusedMambaDecoder
         {
             if (slots <= snapshotSlots) return;
             long perSlot = (long)layers.Length * dInner * (dConv + dState);
-            snapshotArena = GC.AllocateUninitializedArray<T>(checked((int)(perSlot * slots)), pinned: true);
+            T[] grown = GC.AllocateUninitializedArray<T>(checked((int)(perSlot * slots)), pinned: true);
+            snapshotArena?.CopyTo(grown, 0);                                                       // slots kept so far stay valid
+            snapshotArena = grown;
             fixed (T* start = snapshotArena) snapshots = start;
             Array.Resize(ref snapshotOwner, slots);
             Array.Resize(ref snapshotPosition, slots);
