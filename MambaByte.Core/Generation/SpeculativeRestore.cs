@@ -4,7 +4,7 @@ namespace MambaByte.Core.Generation;
 public enum SpeculativeRestore
 {
     /// <summary>
-    /// The chunk step keeps the state after every position (<see cref="Models.MambaLMHeadModel.StepChunkInto"/>'s
+    /// The chunk step keeps the state after every position (<see cref="Architectures.Mamba.MambaLMHeadModel.StepChunkInto"/>'s
     /// snapshots) and the accepted one is copied back: nothing is run again. Needs the fused step; where it does
     /// not run, <see cref="Rerun"/> is taken.
     /// </summary>

@@ -1,3 +1,4 @@
+using MambaByte.Core.Architectures.Mamba;
 using MambaByte.Core.Generation;
 using MambaByte.Core.Models;
 using MambaByte.Tests.Support;
