@@ -22,7 +22,7 @@ public sealed class BenchCommandTests
         JsonElement root = json.RootElement;
         // Scan memory is the process's resident-set growth: on a busy test host other threads' frees can cancel it out,
         // so those two figures are only required to be present; every other number must be positive.
-        AssertAllNumbersPositive(root, "$", ["LoadAverageAtStart", "Warmup"], ["RetainedForBackwardBytes", "PeakForwardBackwardBytes"]);
+        AssertAllNumbersPositive(root, "$", ["LoadAverageAtStart", "Warmup", "DraftBytes", "Acceptance"], ["RetainedForBackwardBytes", "PeakForwardBackwardBytes"]);
 
         BenchPlan plan = BenchPlan.Quick;
         JsonElement matmul = root.GetProperty("Matmul");
@@ -101,7 +101,7 @@ public sealed class BenchCommandTests
         // verdict is consistent with its figure; the bf16 speed-up is skipped exactly where the CPU lacks AMX-BF16.
         JsonElement[] targets = root.GetProperty("Targets").EnumerateArray().ToArray();
         int contexts = plan.TrainingContexts.Length, dtypes = plan.TrainingDtypes.Length;
-        Assert.Equal(3 * contexts * dtypes + contexts + plan.MixerCases.Length + 2 + 2 * plan.ScanLengths.Length + 5, targets.Length);
+        Assert.Equal(3 * contexts * dtypes + contexts + plan.MixerCases.Length + 2 + 2 * plan.ScanLengths.Length + 5 + 1, targets.Length);
         bool amx = MambaByte.Core.Native.CpuFeatures.Detect().AmxBf16;
         foreach (JsonElement t in targets)
         {
@@ -110,15 +110,28 @@ public sealed class BenchCommandTests
             bool lowerIsBetter = name.Contains("within", StringComparison.Ordinal);
             Assert.Equal(lowerIsBetter ? measured <= threshold : measured >= threshold, t.GetProperty("Pass").GetBoolean());
             bool skipped = t.GetProperty("Skipped").ValueKind == JsonValueKind.String;
-            Assert.Equal(name.Contains("AMX", StringComparison.Ordinal) && !amx, skipped);
+            // Skipped: bf16 without AMX, and speculative decoding between untrained models (the quick bench has no checkpoints).
+            Assert.Equal((name.Contains("AMX", StringComparison.Ordinal) && !amx) || name.Contains("speculative", StringComparison.Ordinal), skipped);
         }
         // The per-FLOP ratio of a target is the two rows' training GFLOP/s.
         JsonElement perFlop = targets.First(t => t.GetProperty("Target").GetString()!.StartsWith("Mamba training FLOP/s >= Transformer", StringComparison.Ordinal));
         double Gflops(string arch) => training.First(r => r.GetProperty("Architecture").GetString() == arch).GetProperty("TrainingGflops").GetDouble();
         Assert.Equal(Gflops("mamba") / Gflops("transformer"), perFlop.GetProperty("Measured").GetDouble(), 9);
 
+        // Speculative decoding: plain, then each K with both restores; speed-up = median over plain's median.
+        JsonElement[] speculative = root.GetProperty("Speculative").EnumerateArray().ToArray();
+        Assert.Equal(1 + 2 * plan.SpeculativeDraftBytes.Length, speculative.Length);
+        double plainMedian = speculative[0].GetProperty("BytesPerSecond").GetProperty("Median").GetDouble();
+        Assert.Equal(0, speculative[0].GetProperty("DraftBytes").GetInt32());
+        foreach (JsonElement r in speculative)
+        {
+            Assert.Equal(r.GetProperty("BytesPerSecond").GetProperty("Median").GetDouble() / plainMedian, r.GetProperty("SpeedUp").GetDouble(), 9);
+            double acceptance = r.GetProperty("Acceptance").GetDouble();
+            Assert.InRange(acceptance, 0, 1);
+        }
+
         string text = output.ToString();
-        foreach (string title in new[] { "fp32 matmul", "Selective scan", "Models", "Mamba mixer", "Training", "Generation", "Mamba decoding", "Targets" })
+        foreach (string title in new[] { "fp32 matmul", "Selective scan", "Models", "Mamba mixer", "Training", "Generation", "Mamba decoding", "Speculative decoding", "Targets" })
             Assert.Contains(title, text);
         Assert.Matches(@"targets: \d+ PASS, \d+ MISS, \d+ SKIPPED", text);
     }

@@ -61,6 +61,21 @@ public sealed record BenchPlan
     public int PromptBytes { get; init; } = 4096;
     public int PromptRounds { get; init; } = 3;
 
+    /// <summary>
+    /// Speculative decoding (issue 18): a target and a draft of about a tenth of its parameters, greedy, plain against
+    /// K = <see cref="SpeculativeDraftBytes"/> with both restore strategies, runs of <see cref="SpeculativeBytes"/>
+    /// bytes alternated <see cref="SpeculativeRounds"/> times. The shapes are built untrained unless
+    /// <see cref="SpeculativeCheckpoints"/> names trained models (the acceptance target needs those).
+    /// </summary>
+    public MambaConfig SpeculativeTarget { get; init; } = new() { DModel = 256, NLayer = 4 };
+    public MambaConfig SpeculativeDraft { get; init; } = new() { DModel = 96, NLayer = 2 };
+    public int[] SpeculativeDraftBytes { get; init; } = [2, 4, 8];
+    public int SpeculativeBytes { get; init; } = 2000;
+    public int SpeculativeRounds { get; init; } = 3;
+
+    /// <summary>Target and draft checkpoint directories (bench --speculative-target/--speculative-draft), or null for untrained shapes.</summary>
+    public (string Target, string Draft)? SpeculativeCheckpoints { get; init; }
+
     public static string ShapeName(MambaConfig c) => $"{c.DModel}x{c.NLayer}";
 
     public required MambaConfig Mamba { get; init; }
@@ -115,6 +130,7 @@ public sealed record BenchPlan
         GenerationPositions = [10, 50, 200], GenerationRounds = 3,
         DecodingShapes = [new() { DModel = 64, NLayer = 2 }, new() { DModel = 128, NLayer = 2 }], DecodingBatches = [1, 4],
         DecodingRoundBytes = 4, DecodingRounds = 2, PromptBytes = 256, PromptRounds = 2,
+        SpeculativeTarget = new() { DModel = 64, NLayer = 2 }, SpeculativeDraft = new() { DModel = 24, NLayer = 1 }, SpeculativeBytes = 64, SpeculativeRounds = 1,
         Mamba = new MambaConfig { DModel = 96, NLayer = 1 },
         Transformer = new TransformerConfig { DModel = 48, NLayer = 3, NHead = 2 },
         MegaByte = new MegaByteConfig { DGlobal = 48, NGlobalLayer = 2, NGlobalHead = 1, DLocal = 32, NLocalLayer = 1, NLocalHead = 1, MaxContext = 512 },

@@ -66,11 +66,17 @@ public static class BenchReport
             decoding.Add(r.Shape, r.Step, r.Weights, r.Batch.ToString(CultureInfo.InvariantCulture), Range(r.Ms, "F3"), F(r.BytesPerSecond, "F0"), ratio);
         }
 
+        var speculative = new BenchTable("Speculative decoding (greedy; plain and each K and restore alternated run by run; output equal to plain greedy)",
+            "target (parameters)", "draft (parameters)", "models", "K", "restore", "bytes/s", "acceptance", "vs plain");
+        foreach (SpeculativeRow r in results.Speculative)
+            speculative.Add(r.Target, r.Draft, r.Trained ? "trained" : "untrained", r.DraftBytes == 0 ? "plain" : r.DraftBytes.ToString(CultureInfo.InvariantCulture),
+                r.Restore, Range(r.BytesPerSecond, "F0"), r.DraftBytes == 0 ? "" : F(r.Acceptance * 100, "F1") + " %", F(r.SpeedUp, "F2") + "x");
+
         var targets = new BenchTable("Targets", "target", "measured", "threshold", "result");
         foreach (TargetCheck t in results.Targets)
             targets.Add(t.Target, $"{F(t.Measured, "0.###")} {t.Unit}", F(t.Threshold, "0.###"),
                 t.Skipped is not null ? $"SKIP ({t.Skipped})" : t.Pass ? "PASS" : "MISS");
 
-        return [machine, matmul, scans, models, mixers, training, generation, decoding, targets];
+        return [machine, matmul, scans, models, mixers, training, generation, decoding, speculative, targets];
     }
 }

@@ -10,4 +10,5 @@ public sealed record BenchResults(
     IReadOnlyList<TrainingRow> Training,
     IReadOnlyList<GenerationRow> Generation,
     IReadOnlyList<TargetCheck> Targets,
-    IReadOnlyList<DecodingRow> Decoding);
+    IReadOnlyList<DecodingRow> Decoding,
+    IReadOnlyList<SpeculativeRow> Speculative);

@@ -66,9 +66,13 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
         foreach (DecodingRow row in decoding)
             progress($"decode mamba {row.Shape} {row.Step} {row.Weights} batch {row.Batch}: {row.Ms.Median:F3} ms [{row.Ms.Min:F3}..{row.Ms.Max:F3}], {row.BytesPerSecond:F0} bytes/s");
 
+        List<SpeculativeRow> speculative = MeasureSpeculative(cancellationToken);
+        foreach (SpeculativeRow row in speculative)
+            progress($"speculative {row.Target} / draft {row.Draft}{(row.Trained ? "" : " (untrained)")} K {row.DraftBytes} {row.Restore}: {row.BytesPerSecond.Median:F0} bytes/s [{row.BytesPerSecond.Min:F0}..{row.BytesPerSecond.Max:F0}], acceptance {row.Acceptance:P1}, {row.SpeedUp:F2}x plain");
+
         List<ScanRow> scans = MeasureScans(cancellationToken);
-        IReadOnlyList<TargetCheck> targets = [.. BenchTargets.Check(plan, scans, mixers, training, generation, CpuFeatures.Detect()), .. DecodingTargets.Check(plan, generation, decoding)];
-        return new BenchResults(machine, matmul, scans, models, mixers, training, generation, targets, decoding);
+        IReadOnlyList<TargetCheck> targets = [.. BenchTargets.Check(plan, scans, mixers, training, generation, CpuFeatures.Detect()), .. DecodingTargets.Check(plan, generation, decoding, speculative)];
+        return new BenchResults(machine, matmul, scans, models, mixers, training, generation, targets, decoding, speculative);
     }
 
     BenchMachine DescribeMachine()
@@ -424,5 +428,61 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
             }
         }
         return rows;
+    }
+
+    /// <summary>
+    /// Greedy generation after a fixed prompt, plain and speculative (each K × restore strategy), alternated run by
+    /// run so every configuration meets the same machine load; every speculative output must equal the plain one.
+    /// </summary>
+    List<SpeculativeRow> MeasureSpeculative(CancellationToken ct)
+    {
+        var rows = new List<SpeculativeRow>();
+        if (device.type != DeviceType.CPU) return rows;
+        (string Target, string Draft)? paths = plan.SpeculativeCheckpoints;
+        using MambaLMHeadModel target = paths is { } p1 ? LoadMamba(p1.Target, "--speculative-target") : new MambaLMHeadModel(plan.SpeculativeTarget, Seed);
+        using MambaLMHeadModel draft = paths is { } p2 ? LoadMamba(p2.Draft, "--speculative-draft") : new MambaLMHeadModel(plan.SpeculativeDraft, Seed + 1);
+        string targetName = $"{BenchPlan.ShapeName(target.Config)} ({target.ParameterCount:N0})", draftName = $"{BenchPlan.ShapeName(draft.Config)} ({draft.ParameterCount:N0})";
+        byte[] prompt = "And God said"u8.ToArray();
+        var greedy = new SamplingOptions(Temperature: 0);
+        var configs = new List<(int K, SpeculativeRestore Restore)> { (0, SpeculativeRestore.Snapshots) };
+        foreach (int k in plan.SpeculativeDraftBytes)
+            foreach (SpeculativeRestore restore in new[] { SpeculativeRestore.Snapshots, SpeculativeRestore.Rerun }) configs.Add((k, restore));
+        var rates = configs.Select(_ => new List<double>()).ToArray();
+        var acceptance = new double[configs.Count];
+        byte[]? plain = null;
+        for (int round = 0; round < plan.SpeculativeRounds; round++)
+            for (int c = 0; c < configs.Count; c++)
+            {
+                ct.ThrowIfCancellationRequested();
+                var (k, restore) = configs[c];
+                GenerationResult result;
+                if (k == 0) result = ByteGenerator.Generate(target, prompt, plan.SpeculativeBytes, greedy, cancellationToken: ct);
+                else
+                {
+                    (result, SpeculativeDecoder decoder) = SpeculativeDecoder.Generate(target, draft, k, prompt, plan.SpeculativeBytes, greedy, null, ct, restore);
+                    using (decoder) acceptance[c] = decoder.Proposed > 0 ? (double)decoder.Accepted / decoder.Proposed : 0;
+                }
+                plain ??= result.Bytes;
+                if (!result.Bytes.AsSpan().SequenceEqual(plain))
+                    throw new InvalidOperationException($"speculative K {k} ({restore}) emitted other bytes than greedy generation: the decoder is broken");
+                rates[c].Add(result.Bytes.Length / result.Elapsed.TotalSeconds);
+            }
+        double plainMedian = Spread.Of(rates[0]).Median;
+        for (int c = 0; c < configs.Count; c++)
+        {
+            Spread spread = Spread.Of(rates[c]);
+            var (k, restore) = configs[c];
+            rows.Add(new SpeculativeRow(targetName, draftName, paths is not null, k, k == 0 ? "-" : restore.ToString().ToLowerInvariant(),
+                plan.SpeculativeRounds, plan.SpeculativeBytes, spread, acceptance[c], spread.Median / plainMedian));
+        }
+        return rows;
+    }
+
+    MambaLMHeadModel LoadMamba(string path, string option)
+    {
+        ByteLanguageModel model = Core.Checkpoints.ModelCheckpoint.Load(Models.ModelLocator.ModelDirectory(path), device);
+        if (model is MambaLMHeadModel mamba) return mamba;
+        model.Dispose();
+        throw new UserInputException($"{option} {path}: speculative decoding needs a Mamba model; this checkpoint is {model.Architecture}");
     }
 }

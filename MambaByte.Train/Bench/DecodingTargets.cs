@@ -12,8 +12,10 @@ public static class DecodingTargets
     public const double MinLargeShapeFp32BytesPerSecond = 36;
     public const double MinLargeShapeInt8BytesPerSecond = 2 * MinLargeShapeFp32BytesPerSecond;
     public const double MinPromptBytesPerSecond = 5500;
+    public const double MinSpeculativeSpeedUp = 1.5;
 
-    public static IReadOnlyList<TargetCheck> Check(BenchPlan plan, IReadOnlyList<GenerationRow> generation, IReadOnlyList<DecodingRow> decoding)
+    public static IReadOnlyList<TargetCheck> Check(BenchPlan plan, IReadOnlyList<GenerationRow> generation, IReadOnlyList<DecodingRow> decoding,
+        IReadOnlyList<SpeculativeRow> speculative)
     {
         var checks = new List<TargetCheck>();
         double worst = double.PositiveInfinity;
@@ -31,6 +33,13 @@ public static class DecodingTargets
         checks.Add(new TargetCheck($"Mamba {large} fused step, batch 1, int8 >= {MinLargeShapeInt8BytesPerSecond} bytes/s", largeInt8, MinLargeShapeInt8BytesPerSecond, "bytes/s", largeInt8 >= MinLargeShapeInt8BytesPerSecond));
         DecodingRow prompt = decoding.Single(r => r.Step == "prefill");
         checks.Add(new TargetCheck($"Mamba {prompt.Shape} prompt processing ({prompt.RoundBytes} bytes) >= {MinPromptBytesPerSecond} bytes/s", prompt.BytesPerSecond, MinPromptBytesPerSecond, "bytes/s", prompt.BytesPerSecond >= MinPromptBytesPerSecond));
+        if (speculative.Count > 0)
+        {
+            SpeculativeRow best = speculative.Where(r => r.DraftBytes > 0).MaxBy(r => r.SpeedUp)!;
+            string name = $"Mamba speculative decoding (draft {best.Draft}, best K and restore: K {best.DraftBytes} {best.Restore}, acceptance {best.Acceptance:P1}) >= {MinSpeculativeSpeedUp}x plain greedy";
+            checks.Add(new TargetCheck(name, best.SpeedUp, MinSpeculativeSpeedUp, "x plain", best.SpeedUp >= MinSpeculativeSpeedUp,
+                best.Trained ? null : "untrained models (their acceptance means nothing): give bench --speculative-target and --speculative-draft checkpoints trained on kjv"));
+        }
         return checks;
     }
 

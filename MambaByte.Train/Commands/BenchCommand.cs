@@ -16,6 +16,8 @@ public static class BenchCommand
     public static Command Create()
     {
         var quick = new Option<bool>("--quick") { Description = "every section at small sizes (seconds instead of minutes)" };
+        var speculativeTarget = new Option<string?>("--speculative-target") { Description = "trained Mamba checkpoint for the speculative decoding rows (with --speculative-draft; without both, untrained shapes and no verdict)" };
+        var speculativeDraft = new Option<string?>("--speculative-draft") { Description = "trained draft checkpoint for the speculative decoding rows (about a tenth of the target's parameters)" };
         var json = new Option<string?>("--json") { Description = "also write every figure to this JSON file" };
         var device = CommonOptions.Device("cpu");
         var threads = new Option<int>("--threads") { Description = "torch intra-op threads (0: libtorch's default)", DefaultValueFactory = _ => 0 };
@@ -27,7 +29,7 @@ public static class BenchCommand
         var mpiRounds = new Option<int>("--mpi-rounds") { Description = "1-rank and 2-rank runs alternate this many times; the fastest of each is kept", DefaultValueFactory = _ => 1 };
         var command = new Command("bench", "Measure matmul GFLOP/s, selective scans, training bytes/s and MFU, and generation latency; check the targets")
         {
-            quick, json, device, threads, mpi, mpiScaling, mpiPreset, mpiContext, mpiSteps, mpiRounds,
+            quick, json, device, threads, mpi, mpiScaling, mpiPreset, mpiContext, mpiSteps, mpiRounds, speculativeTarget, speculativeDraft,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -57,6 +59,9 @@ public static class BenchCommand
             }
 
             BenchPlan plan = parse.GetValue(quick) ? BenchPlan.Quick : BenchPlan.Full;
+            (string? specTarget, string? specDraft) = (parse.GetValue(speculativeTarget), parse.GetValue(speculativeDraft));
+            if ((specTarget is null) != (specDraft is null)) throw new UserInputException("--speculative-target and --speculative-draft: give both or neither");
+            if (specTarget is not null) plan = plan with { SpeculativeCheckpoints = (specTarget, specDraft!) };
             bool interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
             var runner = new BenchRunner(plan, target, line => { output.WriteLine(line); output.Flush(); });
             BenchResults results = runner.Run(cancellationToken);

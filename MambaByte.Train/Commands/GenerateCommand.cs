@@ -33,10 +33,11 @@ public static class GenerateCommand
         var step = new Option<string>("--step") { Description = "Mamba's step: auto (fused on the CPU for float32/float64 RMSNorm models), fused, or reference (tensor ops)", DefaultValueFactory = _ => "auto" };
         var draftOption = new Option<string?>("--draft") { Description = "speculative decoding: a smaller Mamba checkpoint proposes bytes the model accepts by the Leviathan et al. rule (output distributed exactly as the model's own)" };
         var draftBytes = new Option<int>("--draft-bytes") { Description = "bytes the draft proposes per round (with --draft)", DefaultValueFactory = _ => 4 };
+        var draftRestore = new Option<string>("--draft-restore") { Description = "after a rejected draft byte: snapshots (copy the state kept at the accepted position; needs the fused step) or rerun (run the accepted prefix again)", DefaultValueFactory = _ => "snapshots" };
         var device = CommonOptions.Device();
         var command = new Command("generate", "Generate text from a checkpoint, streamed as it is sampled")
         {
-            checkpoint, prompt, promptFile, promptsFile, numSamples, maxBytes, temperature, topK, topP, seed, weights, step, draftOption, draftBytes, device,
+            checkpoint, prompt, promptFile, promptsFile, numSamples, maxBytes, temperature, topK, topP, seed, weights, step, draftOption, draftBytes, draftRestore, device,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -71,16 +72,17 @@ public static class GenerateCommand
                 WeightsOption.Apply(draftModel, format);
                 var stream = new Utf8StreamWriter(output);
                 stream.Write(sequences[0]);
+                SpeculativeRestore restore = ParseRestore(parse.GetValue(draftRestore)!);
                 var (result, decoder) = SpeculativeDecoder.Generate(targetModel, draftModel, parse.GetValue(draftBytes), sequences[0], maxNew, sampling, b =>
                 {
                     stream.Write(b);
                     output.Flush();
-                }, cancellationToken);
+                }, cancellationToken, restore);
                 using (decoder)
                 {
                     stream.Flush();
                     output.WriteLine();
-                    error.WriteLine($"speculative: {decoder.Rounds:N0} rounds, draft proposed {decoder.Proposed:N0} bytes, accepted {decoder.Accepted:N0} ({(decoder.Proposed > 0 ? (double)decoder.Accepted / decoder.Proposed : 0):P1}), {parse.GetValue(draftBytes)} per round");
+                    error.WriteLine($"speculative: {decoder.Rounds:N0} rounds, draft proposed {decoder.Proposed:N0} bytes, accepted {decoder.Accepted:N0} ({(decoder.Proposed > 0 ? (double)decoder.Accepted / decoder.Proposed : 0):P1}), {parse.GetValue(draftBytes)} per round, restore by {decoder.Restore.ToString().ToLowerInvariant()}");
                 }
                 results = [result];
             }
@@ -132,6 +134,13 @@ public static class GenerateCommand
         "fused" => StepKind.Fused,
         "reference" => StepKind.Reference,
         _ => throw new ArgumentException($"--step {text}: expected auto, fused or reference"),
+    };
+
+    static SpeculativeRestore ParseRestore(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "snapshots" => SpeculativeRestore.Snapshots,
+        "rerun" => SpeculativeRestore.Rerun,
+        _ => throw new ArgumentException($"--draft-restore {text}: expected snapshots or rerun"),
     };
 
     static List<byte[]> ReadPrompts(string? prompt, string? promptFile, string? promptsFile)

@@ -114,9 +114,47 @@ public sealed unsafe class FusedMambaDecoder
         core.CopyLogits(bytes.Length, logits);
     }
 
+    /// <summary>
+    /// K bytes of ONE sequence (a batch-1 state) in one call, the "chunk step": every matrix product runs over the
+    /// K rows at once (the weights are read once per call, as for a batch of K sequences), the conv window and the
+    /// selective scan advance position by position. Logits (K × 256, row-major) as float, one row per position;
+    /// they equal K single <see cref="Step(ReadOnlySpan{byte}, MambaInferenceState, Span{float})"/> calls bit for
+    /// bit (the products sum every output in one order whatever the batch). With <paramref name="firstSnapshot"/>
+    /// ≥ 0 the state after position t is also kept in snapshot slot firstSnapshot + t, for
+    /// <see cref="RestoreSnapshot"/>; slots stay valid until overwritten. Advances nothing (the caller does).
+    /// </summary>
+    public void StepChunk(ReadOnlySpan<byte> bytes, MambaInferenceState state, Span<float> logits, int firstSnapshot = -1)
+    {
+        if (logits.Length < bytes.Length * ByteLanguageModel.ByteVocabulary)
+            throw new ArgumentException($"logits buffer holds {logits.Length} values, need {bytes.Length * ByteLanguageModel.ByteVocabulary}");
+        if (state.BatchSize != 1) throw new ArgumentException($"the chunk step runs one sequence; the inference state is for batch {state.BatchSize}");
+        if (bytes.Length == 0) return;
+        core.RunChunk(bytes, state, firstSnapshot);
+        core.CopyLogits(bytes.Length, logits);
+    }
+
+    /// <summary><see cref="StepChunk(ReadOnlySpan{byte}, MambaInferenceState, Span{float}, int)"/> with logits (K, 256) in the model's dtype.</summary>
+    public Tensor StepChunk(ReadOnlySpan<byte> bytes, MambaInferenceState state, int firstSnapshot = -1)
+    {
+        if (state.BatchSize != 1) throw new ArgumentException($"the chunk step runs one sequence; the inference state is for batch {state.BatchSize}");
+        if (bytes.Length == 0) throw new ArgumentException("the chunk step needs at least one byte");
+        core.RunChunk(bytes, state, firstSnapshot);
+        return core.Logits(bytes.Length);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="state"/> the state kept in snapshot slot <paramref name="slot"/> by
+    /// <see cref="StepChunk"/> on that same state object; returns the position (bytes consumed) at that slot.
+    /// </summary>
+    public long RestoreSnapshot(int slot, MambaInferenceState state) => core.Restore(slot, state);
+
     interface IStepCore
     {
         void Run(ReadOnlySpan<byte> bytes, MambaInferenceState state);
+
+        void RunChunk(ReadOnlySpan<byte> bytes, MambaInferenceState state, int firstSnapshot);
+
+        long Restore(int slot, MambaInferenceState state);
 
         Tensor Logits(int batch);
 
@@ -142,6 +180,12 @@ public sealed unsafe class FusedMambaDecoder
 
         MambaInferenceState? lastState;
         nint[] stateAddresses = [];
+
+        int snapshotSlots;
+        T* snapshots;
+        T[]? snapshotArena;
+        MambaInferenceState?[] snapshotOwner = [];
+        long[] snapshotPosition = [];
 
         public Core(MambaLMHeadModel model, Tensor headWeight, WeightFormat weights)
         {
@@ -225,8 +269,30 @@ public sealed unsafe class FusedMambaDecoder
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(ReadOnlySpan<byte> bytes, MambaInferenceState state)
         {
+            if (bytes.Length != state.BatchSize) throw new ArgumentException($"inference state is for batch {state.BatchSize}, got {bytes.Length} sequences");
+            Forward(bytes, state, chunk: false, -1);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void RunChunk(ReadOnlySpan<byte> bytes, MambaInferenceState state, int firstSnapshot)
+        {
+            if (firstSnapshot >= 0)
+            {
+                EnsureSnapshots(firstSnapshot + bytes.Length);
+                for (int t = 0; t < bytes.Length; t++) (snapshotOwner[firstSnapshot + t], snapshotPosition[firstSnapshot + t]) = (state, state.Position + t + 1);
+            }
+            Forward(bytes, state, chunk: true, firstSnapshot);
+        }
+
+        /// <summary>
+        /// Rows of <paramref name="bytes"/> are either one byte of each sequence in the batch (<paramref name="chunk"/>
+        /// false) or consecutive bytes of the one sequence (true): the products treat both alike; the conv and the
+        /// scan then either take each row's own state or carry one state from row to row.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void Forward(ReadOnlySpan<byte> bytes, MambaInferenceState state, bool chunk, int firstSnapshot)
+        {
             int batch = bytes.Length;
-            if (batch != state.BatchSize) throw new ArgumentException($"inference state is for batch {state.BatchSize}, got {batch} sequences");
             if (state.Layers.Count != layers.Length) throw new ArgumentException($"inference state has {state.Layers.Count} layers, the model {layers.Length}");
             EnsureCapacity(batch);
             nint[] states = StateAddresses(state);
@@ -240,11 +306,24 @@ public sealed unsafe class FusedMambaDecoder
                 for (int b = 0; b < batch; b++) StepKernel<T>.RmsNorm(residual + (long)b * dModel, w.Norm, eps, normed + (long)b * dModel, dModel);
                 Gemv(w.InProj, format, normed, dModel, batch, xz, 2 * dInner);                                    // (b, 2*d_inner)
                 T* conv = (T*)states[2 * i], ssm = (T*)states[2 * i + 1];
+                long convSize = (long)dInner * dConv, ssmSize = (long)dInner * dState;
                 for (int b = 0; b < batch; b++)
-                    StepKernel<T>.ConvSilu(conv + (long)b * dInner * dConv, xz + (long)b * 2 * dInner, w.ConvWeight, w.ConvBias, xc + (long)b * dInner, dInner, dConv);
+                {
+                    T* window = chunk ? conv : conv + b * convSize;
+                    StepKernel<T>.ConvSilu(window, xz + (long)b * 2 * dInner, w.ConvWeight, w.ConvBias, xc + (long)b * dInner, dInner, dConv);
+                    if (firstSnapshot >= 0) Copy(window, SnapshotConv(firstSnapshot + b, i), convSize);
+                }
                 Gemv(w.XProj, WeightFormat.Fp32, xc, dInner, batch, xDbl, xDblWidth);                             // (b, dt_rank+2*d_state)
                 StepKernel<T>.NegExp(w.ALog, a, (long)dInner * dState);
-                ScanAll(w, ssm, batch);                                                                            // y: (b, d_inner)
+                if (!chunk) ScanAll(w, ssm, batch);                                                                // y: (b, d_inner)
+                else if (firstSnapshot < 0)
+                    for (int t = 0; t < batch; t++) ScanRow(w, ssm, ssm, t);
+                else
+                {
+                    // Out of place into the slots (h after position t in slot first + t), then the last into the state.
+                    for (int t = 0; t < batch; t++) ScanRow(w, t == 0 ? ssm : SnapshotSsm(firstSnapshot + t - 1, i), SnapshotSsm(firstSnapshot + t, i), t);
+                    Copy(SnapshotSsm(firstSnapshot + batch - 1, i), ssm, ssmSize);
+                }
                 Gemv(w.OutProj, format, y, dInner, batch, hidden, dModel);                                        // (b, d_model)
             }
             for (int b = 0; b < batch; b++)
@@ -277,9 +356,63 @@ public sealed unsafe class FusedMambaDecoder
             });
         }
 
-        StepKernel<T>.ScanStep ScanArgs(in LayerWeights w, T* ssm, int b) => new(
-            xDbl + (long)b * xDblWidth, xc + (long)b * dInner, xz + (long)b * 2 * dInner + dInner, ssm + (long)b * dInner * dState,
+        /// <summary>
+        /// One row's scan, h read from <paramref name="hIn"/> and written to <paramref name="hOut"/> (the same for in
+        /// place), its channels split over the cores when there is enough of it (as <see cref="ScanAll"/>).
+        /// </summary>
+        void ScanRow(in LayerWeights w, T* hIn, T* hOut, int row)
+        {
+            int tasks = Environment.ProcessorCount;
+            StepKernel<T>.ScanStep args = ScanArgs(w, hIn, hOut, row);
+            if ((long)dInner * (dState + dtRank) < GemvKernel<T>.ParallelThreshold / 4 || tasks == 1)
+            {
+                StepKernel<T>.Scan(args, 0, dInner);
+                return;
+            }
+            int Split(int t) => t == tasks ? dInner : dInner * t / tasks / 8 * 8;
+            Parallel.For(0, tasks, t => StepKernel<T>.Scan(args, Split(t), Split(t + 1)));
+        }
+
+        StepKernel<T>.ScanStep ScanArgs(in LayerWeights w, T* ssm, int b) =>
+            ScanArgs(w, ssm + (long)b * dInner * dState, ssm + (long)b * dInner * dState, b);
+
+        StepKernel<T>.ScanStep ScanArgs(in LayerWeights w, T* hIn, T* hOut, int b) => new(
+            xDbl + (long)b * xDblWidth, xc + (long)b * dInner, xz + (long)b * 2 * dInner + dInner, hIn, hOut,
             a, w.DtWeight, w.DtBias, w.D, y + (long)b * dInner, dt + (long)b * dInner, dtRank, dState);
+
+        static void Copy(T* from, T* to, long count) =>
+            Buffer.MemoryCopy(from, to, count * sizeof(T), count * sizeof(T));
+
+        // Snapshot slots: per slot, per layer, the conv window (d_inner, d_conv) then h (d_inner, d_state).
+        T* SnapshotConv(int slot, int layer) => snapshots + ((long)slot * layers.Length + layer) * ((long)dInner * (dConv + dState));
+
+        T* SnapshotSsm(int slot, int layer) => SnapshotConv(slot, layer) + (long)dInner * dConv;
+
+        void EnsureSnapshots(int slots)
+        {
+            if (slots <= snapshotSlots) return;
+            long perSlot = (long)layers.Length * dInner * (dConv + dState);
+            T[] grown = GC.AllocateUninitializedArray<T>(checked((int)(perSlot * slots)), pinned: true);
+            snapshotArena?.CopyTo(grown, 0);                                                       // slots kept so far stay valid
+            snapshotArena = grown;
+            fixed (T* start = snapshotArena) snapshots = start;
+            Array.Resize(ref snapshotOwner, slots);
+            Array.Resize(ref snapshotPosition, slots);
+            snapshotSlots = slots;
+        }
+
+        public long Restore(int slot, MambaInferenceState state)
+        {
+            if ((uint)slot >= (uint)snapshotSlots || !ReferenceEquals(snapshotOwner[slot], state))
+                throw new ArgumentException($"snapshot slot {slot} holds no state of this inference state (keep it with StepChunk's firstSnapshot)");
+            nint[] states = StateAddresses(state);
+            for (int i = 0; i < layers.Length; i++)
+            {
+                Copy(SnapshotConv(slot, i), (T*)states[2 * i], (long)dInner * dConv);
+                Copy(SnapshotSsm(slot, i), (T*)states[2 * i + 1], (long)dInner * dState);
+            }
+            return snapshotPosition[slot];
+        }
 
         void EmbeddingRow(byte id, T* row) =>
             new ReadOnlySpan<T>(embedding + (long)id * dModel, dModel).CopyTo(new Span<T>(row, dModel));

@@ -58,6 +58,9 @@ public sealed class MambaInferenceState : IRowLoadableState
         Position = source.Position;
     }
 
+    /// <summary>Sets the bytes consumed, for a state restored from a kept snapshot.</summary>
+    internal void RestorePosition(long position) => Position = position;
+
     /// <summary>Records that <paramref name="bytes"/> more bytes were consumed.</summary>
     public void Advance(long bytes) => Position += bytes;
 

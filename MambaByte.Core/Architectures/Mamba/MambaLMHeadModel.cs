@@ -120,6 +120,42 @@ public sealed class MambaLMHeadModel : ByteLanguageModel
     }
 
     /// <summary>
+    /// K bytes of one sequence from <paramref name="state"/> (batch 1): logits (K × 256, row-major, float) for every
+    /// position, the state advanced by K. The fused step runs it as one chunk (<see cref="FusedMambaDecoder.StepChunk"/>:
+    /// products over the K rows at once, the scan position by position) and can keep the state after each position in
+    /// snapshot slots firstSnapshot + t; the reference step runs it as <see cref="Prefill"/> and keeps none.
+    /// </summary>
+    public void StepChunkInto(ReadOnlySpan<byte> bytes, MambaInferenceState state, Span<float> logits, int firstSnapshot = -1)
+    {
+        AsMambaState(state, 1);
+        if (FusedStep() is FusedMambaDecoder fused)
+        {
+            fused.StepChunk(bytes, state, logits, firstSnapshot);
+            state.Advance(bytes.Length);
+            return;
+        }
+        if (firstSnapshot >= 0) throw new NotSupportedException("per-position snapshots need the fused step (see KeepsSnapshots)");
+        if (bytes.Length == 0) return;
+        long[] ids = new long[bytes.Length];
+        for (int i = 0; i < ids.Length; i++) ids[i] = bytes[i];
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor all = Prefill(tensor(ids, [1, ids.Length]), state);                             // (1, K, 256)
+        using Tensor host = all[0].to(float32).contiguous();
+        host.data<float>().CopyTo(logits[..(ids.Length * ByteVocabulary)]);
+    }
+
+    /// <summary>Whether <see cref="StepChunkInto"/> can keep per-position snapshots (it runs the fused step).</summary>
+    public bool KeepsSnapshots => FusedStep() is not null;
+
+    /// <summary>Makes <paramref name="state"/> the one kept in snapshot <paramref name="slot"/> by <see cref="StepChunkInto"/> on it (values and position).</summary>
+    public void RestoreSnapshot(int slot, MambaInferenceState state)
+    {
+        FusedMambaDecoder fused = FusedStep() ?? throw new NotSupportedException("per-position snapshots need the fused step (see KeepsSnapshots)");
+        state.RestorePosition(fused.RestoreSnapshot(slot, state));
+    }
+
+    /// <summary>
     /// Stores the inference matrices (every layer's in_proj and out_proj, and the head, which is the embedding when
     /// tied) in <paramref name="format"/>: their values in this model are replaced by the rounded ones (so the
     /// parallel forward, evaluation and both steps compute with the same weights) and the fused step keeps the

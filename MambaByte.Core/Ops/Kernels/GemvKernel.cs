@@ -72,24 +72,21 @@ internal static unsafe class GemvKernel<T> where T : unmanaged, IBinaryFloatingP
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows<TLoad>(in GemvMatrix w, T* x, long xStride, int batch, T* y, long yStride, int first, int end) where TLoad : IWeightLoad<T>
     {
+        // Inputs in fours through the 4×4 blocks; the last 1–3 inputs (and batches below 4) through the 8×1 blocks,
+        // whose eight chains keep the FMA units busy where one dot product at a time would wait on each FMA.
+        int quads = batch / 4 * 4;
         int o = first;
-        if (batch >= 4)
+        if (quads > 0)
         {
             for (; o + 4 <= end; o += 4)
-            {
-                int b = 0;
-                for (; b + 4 <= batch; b += 4) Block4x4<TLoad>(w, o, x + b * xStride, xStride, y + b * yStride, yStride);
-                for (; b < batch; b++)
-                    for (int r = 0; r < 4; r++) y[b * yStride + o + r] = Finish(w, o + r, Dot<TLoad>(w, o + r, x + b * xStride));
-            }
+                for (int b = 0; b < quads; b += 4) Block4x4<TLoad>(w, o, x + b * xStride, xStride, y + b * yStride, yStride);
+            for (; o < end; o++)
+                for (int b = 0; b < quads; b++) y[b * yStride + o] = Finish(w, o, Dot<TLoad>(w, o, x + b * xStride));
         }
-        else
-        {
-            for (; o + 8 <= end; o += 8)
-                for (int b = 0; b < batch; b++) Block8x1<TLoad>(w, o, x + b * xStride, y + b * yStride);
-        }
+        for (o = first; o + 8 <= end; o += 8)
+            for (int b = quads; b < batch; b++) Block8x1<TLoad>(w, o, x + b * xStride, y + b * yStride);
         for (; o < end; o++)
-            for (int b = 0; b < batch; b++) y[b * yStride + o] = Finish(w, o, Dot<TLoad>(w, o, x + b * xStride));
+            for (int b = quads; b < batch; b++) y[b * yStride + o] = Finish(w, o, Dot<TLoad>(w, o, x + b * xStride));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

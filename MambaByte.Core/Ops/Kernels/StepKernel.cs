@@ -85,7 +85,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     /// <summary>
     /// The selective-state step for channels [first, end) of one sequence. xDbl = (Δ low-rank r, B n, C n) from
     /// x_proj; per channel: Δ = softplus(dt_w[c]·Δlow + dt_b[c]); h = exp(Δ·A[c])·h + (Δ·xc[c])·B;
-    /// y[c] = (C·h + D[c]·xc[c])·silu(z[c]). h is (d_inner, n), updated in place. Three passes: Δ for every channel
+    /// y[c] = (C·h + D[c]·xc[c])·silu(z[c]). h is (d_inner, n), read from H and written to HOut (in place when equal). Three passes: Δ for every channel
     /// (the softplus vectorised over channels), the state update (vectorised over n), the skip and gate
     /// (vectorised over channels). A channel's arithmetic depends only on its index, never on the range.
     /// </summary>
@@ -117,7 +117,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
         for (int c = first; c < end; c++)
         {
             T dt = p.Dt[c], dtu = dt * p.Xc[c];
-            T* h = p.H + (long)c * n, a = p.A + (long)c * n;
+            T* h = p.H + (long)c * n, hOut = p.HOut + (long)c * n, a = p.A + (long)c * n;
             var vdt = Vector256.Create(dt);
             var vdtu = Vector256.Create(dtu);
             Vector256<T> yAcc = Vector256<T>.Zero;
@@ -125,14 +125,14 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
             for (; j + Width <= n; j += Width)
             {
                 Vector256<T> hj = Exp(Vector256.Load(a + j) * vdt) * Vector256.Load(h + j) + vdtu * Vector256.Load(bv + j);
-                hj.Store(h + j);
+                hj.Store(hOut + j);
                 yAcc = VectorOps.Fma(hj, Vector256.Load(cv + j), yAcc);
             }
             T y = Vector256.Sum(yAcc);
             for (; j < n; j++)
             {
                 T hj = T.Exp(a[j] * dt) * h[j] + dtu * bv[j];
-                h[j] = hj;
+                hOut[j] = hj;
                 y += hj * cv[j];
             }
             p.Y[c] = y;
@@ -192,10 +192,13 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
         throw new NotSupportedException($"step kernel: {typeof(T).Name} is not supported");
     }
 
-    /// <summary>Addresses for <see cref="Scan"/>: one sequence's vectors and the layer's weights.</summary>
-    public readonly struct ScanStep(T* xDbl, T* xc, T* z, T* h, T* a, T* dtWeight, T* dtBias, T* d, T* y, T* dt, int rank, int states)
+    /// <summary>
+    /// Addresses for <see cref="Scan"/>: one sequence's vectors and the layer's weights; h is read from
+    /// <c>H</c> and the new h written to <c>HOut</c> (the same address to update in place).
+    /// </summary>
+    public readonly struct ScanStep(T* xDbl, T* xc, T* z, T* h, T* hOut, T* a, T* dtWeight, T* dtBias, T* d, T* y, T* dt, int rank, int states)
     {
-        public readonly T* XDbl = xDbl, Xc = xc, Z = z, H = h, A = a, DtWeight = dtWeight, DtBias = dtBias, D = d, Y = y, Dt = dt;
+        public readonly T* XDbl = xDbl, Xc = xc, Z = z, H = h, HOut = hOut, A = a, DtWeight = dtWeight, DtBias = dtBias, D = d, Y = y, Dt = dt;
         public readonly int Rank = rank, States = states;
     }
 }
