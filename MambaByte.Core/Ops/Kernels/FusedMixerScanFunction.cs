@@ -102,7 +102,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         {
             Batch = u.shape[0], Length = u.shape[1], Channels = u.shape[2], States = states,
             ChunkLength = SelectiveScan.FusedCheckpointInterval, Softplus = softplus,
-            XzStride = xz?.shape[2] ?? 0, BcStride = xDbl.shape[2], BOffset = dtRank, COffset = dtRank + states,
+            XzStride = xz?.shape[2] ?? 0, BcStride = xDbl.shape[2], BOffset = dtRank,
             U = TensorAddress.Of(u), Delta = TensorAddress.Of(delta), A = TensorAddress.Of(A), ALog = aLog, Bc = TensorAddress.Of(xDbl),
             D = TensorAddress.Of(D), Xz = TensorAddress.Of(xz), DeltaBias = TensorAddress.Of(deltaBias), H0 = TensorAddress.Of(h0),
         };

@@ -24,7 +24,8 @@ internal readonly record struct MixerBuffers
     /// <summary>Row stride of x_proj's output xDbl (dt_rank + 2n); B starts at <see cref="BOffset"/>, C at <see cref="COffset"/>.</summary>
     public long BcStride { get; init; }
     public long BOffset { get; init; }
-    public long COffset { get; init; }
+    /// <summary>C follows B in each xDbl row (x_proj's (dt_rank, B, C) split), n columns later.</summary>
+    public long COffset => BOffset + States;
 
     // Conv: x (in xz), left context (b, k-1, e), weight (e, k) (conv1d's (e, 1, k)), bias (e), output xc (b, l, e).
     public nint Xz { get; init; }

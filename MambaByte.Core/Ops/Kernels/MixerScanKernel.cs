@@ -131,7 +131,6 @@ internal static unsafe class MixerScanKernel<T, TV>
     /// </summary>
     public static void ScanBackward(in MixerBuffers p, int tasksPerBatch)
     {
-        if (p.COffset != p.BOffset + p.States) throw new InvalidOperationException("bug: the scan backward reads C_t right after B_t in each x_proj row");
         MixerBuffers args = p;
         long blocks = Blocks(args.Channels);
         MixerKernel<T>.For(args.Batch * tasksPerBatch, 3 * args.Length * args.Channels * args.States, task =>
