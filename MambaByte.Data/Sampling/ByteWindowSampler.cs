@@ -15,14 +15,7 @@ public sealed class ByteWindowSampler : IDisposable
 
     public ByteWindowSampler(ByteSplit split, int contextLength, int batchSize, ulong seed, long nextBatch = 0, int prefetch = 4)
     {
-        ArgumentNullException.ThrowIfNull(split);
-        if (contextLength < 1) throw new ArgumentException($"context length must be at least 1, got {contextLength}");
-        if (batchSize < 1) throw new ArgumentException($"batch size must be at least 1, got {batchSize}");
-        if (nextBatch < 0) throw new ArgumentException($"next batch must be non-negative, got {nextBatch}");
-        if (prefetch < 0) throw new ArgumentException($"prefetch must be non-negative, got {prefetch}");
-        if (split.Length < (long)contextLength + 1)
-            throw new ArgumentException(
-                $"split '{split.Name}' ({split.Path}) holds {split.Length} bytes, too few for a context of {contextLength} (a window needs {(long)contextLength + 1})");
+        SamplerArguments.Check(split, contextLength, batchSize, nextBatch, prefetch);
         _split = split;
         ContextLength = contextLength;
         BatchSize = batchSize;

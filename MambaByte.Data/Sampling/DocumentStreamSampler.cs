@@ -29,15 +29,8 @@ public sealed class DocumentStreamSampler : IDisposable
     public DocumentStreamSampler(ByteSplit split, int contextLength, int windows, int batchSize, byte startByte,
         long nextBatch = 0, long[]? lanePositions = null, int prefetch = 4)
     {
-        ArgumentNullException.ThrowIfNull(split);
-        if (contextLength < 1) throw new ArgumentException($"context length must be at least 1, got {contextLength}");
+        SamplerArguments.Check(split, contextLength, batchSize, nextBatch, prefetch);
         if (windows < 1) throw new ArgumentException($"--bptt-windows {windows}: expected >= 1");
-        if (batchSize < 1) throw new ArgumentException($"batch size must be at least 1, got {batchSize}");
-        if (nextBatch < 0) throw new ArgumentException($"next batch must be non-negative, got {nextBatch}");
-        if (prefetch < 0) throw new ArgumentException($"prefetch must be non-negative, got {prefetch}");
-        if (split.Length < (long)contextLength + 1)
-            throw new ArgumentException(
-                $"split '{split.Name}' ({split.Path}) holds {split.Length} bytes, too few for a context of {contextLength} (a window needs {(long)contextLength + 1})");
         if ((long)windows * contextLength > int.MaxValue / Math.Max(1, batchSize))
             throw new ArgumentException($"--bptt-windows {windows} × --context {contextLength} × --batch-size {batchSize} bytes do not fit one batch");
         _split = split;
