@@ -177,9 +177,6 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
 
     // ---------------------------------------------------------------- helpers
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<T> Step(Vector256<T> raw, bool softplus) => softplus ? SelectiveScanKernel<T>.Softplus(raw) : raw;
-
     /// <summary>Runs <paramref name="body"/> for 0..items−1: inline when the work is small, else on the thread pool in a few chunks per core.</summary>
     internal static void For(long items, long work, Action<long> body)
     {
