@@ -190,7 +190,7 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                         working.train();
                         shadow = new BFloat16Shadow(master, working);
                     }
-                    entries.Add((architecture, dtype, master, shadow, optim.AdamW(master.parameters(), lr: 1e-4)));
+                    entries.Add((architecture, dtype, master, shadow, new Core.Modules.Fused.AdamW(master.parameters(), lr: 1e-4)));
                 }
             }
             Tensor window = RandomBytes(context + 1, Seed + context);

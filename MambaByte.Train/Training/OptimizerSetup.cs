@@ -1,10 +1,14 @@
 using MambaByte.Core.Models;
+using Fused = MambaByte.Core.Modules.Fused;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace MambaByte.Train.Training;
 
-/// <summary>AdamW over two parameter groups: decayed (matrices) and exempt (biases, norms, A_log, D), as the model says.</summary>
+/// <summary>
+/// AdamW over two parameter groups: decayed (matrices) and exempt (biases, norms, A_log, D), as the model says. It is
+/// <see cref="Fused.AdamW"/>: TorchSharp's AdamW with the update in one pass per parameter (same numbers, same checkpoints).
+/// </summary>
 public static class OptimizerSetup
 {
     /// <summary>The names of the parameters in the decayed and the exempt group, in <c>named_parameters()</c> order.</summary>
@@ -29,7 +33,7 @@ public static class OptimizerSetup
             new(decay.Select(n => byName[n]), lr: options.Lr, beta1: options.Beta1, beta2: options.Beta2, eps: 1e-8, weight_decay: options.WeightDecay),
             new(noDecay.Select(n => byName[n]), lr: options.Lr, beta1: options.Beta1, beta2: options.Beta2, eps: 1e-8, weight_decay: 0),
         };
-        return optim.AdamW(groups, lr: options.Lr, beta1: options.Beta1, beta2: options.Beta2, weight_decay: options.WeightDecay);
+        return new Fused.AdamW(groups, lr: options.Lr, beta1: options.Beta1, beta2: options.Beta2, weightDecay: options.WeightDecay);
     }
 
     public static void SetLearningRate(OptimizerHelper optimizer, double lr)
