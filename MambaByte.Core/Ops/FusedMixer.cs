@@ -66,17 +66,15 @@ public static class FusedMixer
     /// The gated selective scan over (b, l, ·): u = xc (b, l, e), delta = dt_proj output without its bias (b, l, e),
     /// A (e, n) — or A_log when <paramref name="aIsLog"/>, A = −exp(A_log) then being formed inside the kernel with its
     /// gradient going to A_log —, xDbl = x_proj output (b, l, dtRank + 2n) holding B then C after the first dtRank columns,
-    /// D (e)?, xz (b, l, 2e)? whose second half is the gate z (or the gate alone, (b, l, e)), deltaBias (e)?, initial
-    /// state (b, e, n)?. Returns y (b, l, e) in the compute dtype and, when asked, the last state (b, e, n); gradients
-    /// flow into every tensor input, the initial state included.
+    /// D (e)?, xz (b, l, 2e)? whose second half is the gate z, deltaBias (e)?, initial state (b, e, n)?. Returns y (b, l, e)
+    /// in the compute dtype and, when asked, the last state (b, e, n); gradients flow into every tensor input,
+    /// the initial state included.
     /// </summary>
     public static ScanResult Scan(
         Tensor u, Tensor delta, Tensor A, Tensor xDbl, long dtRank, Tensor? D, Tensor? xz, Tensor? deltaBias,
         Tensor? initialState, bool deltaSoftplus, bool returnLastState, bool aIsLog = false)
     {
         Check(u);
-        if (xz is not null && (xz.dim() != 3 || xz.shape[0] != u.shape[0] || xz.shape[1] != u.shape[1] || (xz.shape[2] != u.shape[2] && xz.shape[2] != 2 * u.shape[2])))
-            throw new ArgumentException($"fused mixer scan: xz must be ({u.shape[0]}, {u.shape[1]}, {2 * u.shape[2]}) or the gate alone ({u.shape[0]}, {u.shape[1]}, {u.shape[2]}), got [{string.Join(", ", xz.shape)}]");
         ScalarType compute = SelectiveScan.ComputeType(u.dtype);
         using var scope = NewDisposeScope();
         Tensor?[] inputs = [u, delta, A, xDbl, D, xz, deltaBias, initialState];

@@ -201,26 +201,6 @@ public sealed class FusedMixerTests
     }
 
     [Fact]
-    public void Scan_takes_the_gate_alone_or_inside_xz_and_refuses_any_other_width()
-    {
-        SingleThreadedTorch.Ensure();
-        using var scope = NewDisposeScope();
-        var gen = new Generator(5);
-        long b = 2, l = 9, e = 7, n = 4;
-        Tensor u = randn([b, l, e], dtype: float64, generator: gen), delta = randn([b, l, e], dtype: float64, generator: gen);
-        Tensor A = -rand([e, n], dtype: float64, generator: gen), bc = randn([b, l, 2 * n], dtype: float64, generator: gen);
-        Tensor z = randn([b, l, e], dtype: float64, generator: gen), junk = randn([b, l, e], dtype: float64, generator: gen);
-        // Whatever the x half holds, the gate is the z half: both calls must agree exactly.
-        Tensor alone = FusedMixer.Scan(u, delta, A, bc, 0, null, z, null, null, true, false).Y;
-        Tensor inside = FusedMixer.Scan(u, delta, A, bc, 0, null, cat([junk, z], 2), null, null, true, false).Y;
-        Assert.Equal(0.0, (alone - inside).abs().max().item<double>());
-        Tensor ungated = FusedMixer.Scan(u, delta, A, bc, 0, null, null, null, null, true, false).Y;
-        AssertClose("gated", alone, ungated * F.silu(z), 1e-12, 1e-12);
-        var error = Assert.Throws<ArgumentException>(() => FusedMixer.Scan(u, delta, A, bc, 0, null, randn([b, l, e + 1], dtype: float64), null, null, true, false));
-        Assert.Contains("xz must be", error.Message);
-    }
-
-    [Fact]
     public void One_kernel_thread_gives_the_values_and_gradients_of_the_parallel_kernels()
     {
         SingleThreadedTorch.Ensure();

@@ -7,8 +7,7 @@ namespace MambaByte.Core.Ops.Kernels;
 /// Custom autograd node around <see cref="MixerKernel{T}.ScanForward"/>: the selective scan with softplus(Δ + bias),
 /// the D skip and the silu(z) gate, reading the (b, l, ·) tensors the projections produce. Inputs (in this order):
 /// u = conv output (b, l, e), delta = dt_proj output without bias (b, l, e), A (e, n), xDbl = x_proj output
-/// (b, l, r + 2n) holding B at columns r.. and C at r+n.., D (e)?, xz (b, l, 2e)? whose second half is z (or z alone,
-/// (b, l, e)), deltaBias (e)?,
+/// (b, l, r + 2n) holding B at columns r.. and C at r+n.., D (e)?, xz (b, l, 2e)? whose second half is z, deltaBias (e)?,
 /// h₀ transposed (b, n, e)?, dt_rank (long), softplus (bool), keepCheckpoints (bool), aLog (bool: the A input is A_log
 /// and A = −exp(A_log) is formed inside the kernel, its gradient returned for A_log). Outputs: y (b, l, e) and the last
 /// state transposed (b, n, e). Saved for backward: the inputs plus the state every
@@ -69,7 +68,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
             : MixerKernel<float>.BackwardTasksPerBatch(batch, channels, length * channels * states);
 
         Tensor du = empty_like(u), dDelta = empty_like(u);
-        Tensor? dXz = xz is null ? null : zeros_like(xz);                                    // (b, l, 2e) z half filled, or (b, l, e)
+        Tensor? dXz = xz is null ? null : zeros_like(xz);                                    // (b, l, 2e), z half filled
         Tensor dAPartial = empty(batch, channels, states, dtype: u.dtype);                   // (b, e, n)
         Tensor dDPartial = empty(batch, channels, dtype: u.dtype);                           // (b, e)
         Tensor dH0 = empty(batch, states, channels, dtype: u.dtype);                         // (b, n, e)
@@ -103,7 +102,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         {
             Batch = u.shape[0], Length = u.shape[1], Channels = u.shape[2], States = states,
             ChunkLength = SelectiveScan.FusedCheckpointInterval, Softplus = softplus,
-            XzStride = xz?.shape[2] ?? 0, ZOffset = xz is not null && xz.shape[2] == 2 * u.shape[2] ? u.shape[2] : 0, BcStride = xDbl.shape[2], BOffset = dtRank,
+            XzStride = xz?.shape[2] ?? 0, BcStride = xDbl.shape[2], BOffset = dtRank,
             U = TensorAddress.Of(u), Delta = TensorAddress.Of(delta), A = TensorAddress.Of(A), ALog = aLog, Bc = TensorAddress.Of(xDbl),
             D = TensorAddress.Of(D), Xz = TensorAddress.Of(xz), DeltaBias = TensorAddress.Of(deltaBias), H0 = TensorAddress.Of(h0),
         };

@@ -35,7 +35,7 @@ internal unsafe interface ISimdLanes<TSelf, T>
     /// <summary>a·b + c in one rounding.</summary>
     static abstract TSelf Fma(TSelf a, TSelf b, TSelf c);
 
-    /// <summary>exp(Δ·A) from Δ and A·<see cref="VectorMath{T}"/>.</summary>
+    /// <summary>exp(Δ·A) from Δ and A·<see cref="SelectiveScanKernel{T}.RateScale"/>.</summary>
     static abstract TSelf Decay(TSelf dt, TSelf scaledRate);
 
     static abstract TSelf Softplus(TSelf x);

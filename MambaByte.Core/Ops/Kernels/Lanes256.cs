@@ -45,13 +45,13 @@ internal readonly unsafe struct Lanes256<T> : ISimdLanes<Lanes256<T>, T> where T
     public static Lanes256<T> Fma(Lanes256<T> a, Lanes256<T> b, Lanes256<T> c) => new(VectorOps.Fma(a.V, b.V, c.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Lanes256<T> Decay(Lanes256<T> dt, Lanes256<T> scaledRate) => new(VectorMath<T>.Decay(dt.V, scaledRate.V));
+    public static Lanes256<T> Decay(Lanes256<T> dt, Lanes256<T> scaledRate) => new(SelectiveScanKernel<T>.Decay(dt.V, scaledRate.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Lanes256<T> Softplus(Lanes256<T> x) => new(VectorMath<T>.Softplus(x.V));
+    public static Lanes256<T> Softplus(Lanes256<T> x) => new(SelectiveScanKernel<T>.Softplus(x.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Lanes256<T> Sigmoid(Lanes256<T> x) => new(VectorMath<T>.Sigmoid(x.V));
+    public static Lanes256<T> Sigmoid(Lanes256<T> x) => new(SelectiveScanKernel<T>.Sigmoid(x.V));
 
     /// <summary>Eight float sums at a time through a transposing reduction where AVX allows, else lane by lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

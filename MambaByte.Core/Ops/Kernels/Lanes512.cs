@@ -53,31 +53,31 @@ internal readonly unsafe struct Lanes512<T> : ISimdLanes<Lanes512<T>, T> where T
         return new(a.V * b.V + c.V);
     }
 
-    /// <summary>Float: <see cref="VectorMath{T}"/>'s polynomial at 512 bits. Double: exact Vector512.Exp.</summary>
+    /// <summary>Float: <see cref="SelectiveScanKernel{T}.Exp2Float"/>'s polynomial at 512 bits. Double: exact Vector512.Exp.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512<T> Decay(Lanes512<T> dt, Lanes512<T> scaledRate)
     {
         Vector512<T> y = dt.V * scaledRate.V;
         if (typeof(T) == typeof(double)) return new(Vector512.Exp(y.As<T, double>()).As<double, T>());
         Vector512<float> x = Vector512.Min(Vector512.Max(y.As<T, float>(), Vector512.Create(-125f)), Vector512.Create(127f));
-        Vector512<float> shifted = x + Vector512.Create(VectorMath<float>.RoundingShift);
-        Vector512<float> f = x - (shifted - Vector512.Create(VectorMath<float>.RoundingShift));
-        Vector512<float> poly = Vector512.Create(VectorMath<float>.Exp2C5);
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(VectorMath<float>.Exp2C4));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(VectorMath<float>.Exp2C3));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(VectorMath<float>.Exp2C2));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(VectorMath<float>.Exp2C1));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(VectorMath<float>.Exp2C0));
+        Vector512<float> shifted = x + Vector512.Create(SelectiveScanKernel<float>.RoundingShift);
+        Vector512<float> f = x - (shifted - Vector512.Create(SelectiveScanKernel<float>.RoundingShift));
+        Vector512<float> poly = Vector512.Create(SelectiveScanKernel<float>.Exp2C5);
+        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C4));
+        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C3));
+        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C2));
+        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C1));
+        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C0));
         return new((poly.AsInt32() + Vector512.ShiftLeft(shifted.AsInt32(), 23)).AsSingle().As<float, T>());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512<T> Softplus(Lanes512<T> x) =>
-        new(Vector512.Create(VectorMath<T>.Softplus(x.V.GetLower()), VectorMath<T>.Softplus(x.V.GetUpper())));
+        new(Vector512.Create(SelectiveScanKernel<T>.Softplus(x.V.GetLower()), SelectiveScanKernel<T>.Softplus(x.V.GetUpper())));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512<T> Sigmoid(Lanes512<T> x) =>
-        new(Vector512.Create(VectorMath<T>.Sigmoid(x.V.GetLower()), VectorMath<T>.Sigmoid(x.V.GetUpper())));
+        new(Vector512.Create(SelectiveScanKernel<T>.Sigmoid(x.V.GetLower()), SelectiveScanKernel<T>.Sigmoid(x.V.GetUpper())));
 
     /// <summary>Float: eight sums at a time, each half of the eight vectors reduced by <see cref="Lanes256{T}.TransposedSums"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -19,10 +19,8 @@ internal readonly record struct MixerBuffers
     public long Chunks { get; init; }
     public bool Softplus { get; init; }
 
-    /// <summary>Row stride of xz = 2e: x is xz[..., :e] and z is xz[..., e:] (or e when the scan is handed z alone).</summary>
+    /// <summary>Row stride of xz = 2e: x is xz[..., :e] and z is xz[..., e:].</summary>
     public long XzStride { get; init; }
-    /// <summary>Where z starts in an xz row: e (in_proj's (x, z) split) or 0 (z alone).</summary>
-    public long ZOffset { get; init; }
     /// <summary>Row stride of x_proj's output xDbl (dt_rank + 2n); B starts at <see cref="BOffset"/>, C at <see cref="COffset"/>.</summary>
     public long BcStride { get; init; }
     public long BOffset { get; init; }

@@ -56,7 +56,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
             }
             window[(int)k - 1] = Load(x + t * p.XzStride, lanes);
             Vector256<T> pre = PreActivation(w, window, bias);
-            Store(pre * VectorMath<T>.Sigmoid(pre), outRow + t * e, lanes);
+            Store(pre * SelectiveScanKernel<T>.Sigmoid(pre), outRow + t * e, lanes);
             Shift(window);
         }
     }
@@ -131,7 +131,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
             {
                 window[(int)k - 1] = Load(x + t * p.XzStride, lanes);
                 Vector256<T> pre = PreActivation(w, window, bias);
-                Vector256<T> sig = VectorMath<T>.Sigmoid(pre);
+                Vector256<T> sig = SelectiveScanKernel<T>.Sigmoid(pre);
                 dPre = Load(gOutRow + t * e, lanes) * sig * (Vector256<T>.One + pre * (Vector256<T>.One - sig));
                 db += dPre;
                 for (int j = 0; j < k; j++) dw[j] = Fma(dPre, window[j], dw[j]);

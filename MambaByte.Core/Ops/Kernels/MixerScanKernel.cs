@@ -56,7 +56,7 @@ internal static unsafe class MixerScanKernel<T, TV>
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, n = p.States, l = p.Length;
         TV* h = scratch, a = h + n, steps = a + n, inputs = steps + chunk, readouts = inputs + chunk;
-        TV scale = TV.Broadcast(VectorMath<T>.RateScale);
+        TV scale = TV.Broadcast(SelectiveScanKernel<T>.RateScale);
         for (int j = 0; j < n; j++) a[j] = DecayRate(p, c0, j, lanes) * scale;                  // A·RateScale, as Decay expects
         TV bias = p.DeltaBias == 0 ? TV.Zero : TV.Load((T*)p.DeltaBias + c0, lanes);
         TV skip = p.D == 0 ? TV.Zero : TV.Load((T*)p.D + c0, lanes);
@@ -85,7 +85,7 @@ internal static unsafe class MixerScanKernel<T, TV>
                     long ahead = row + chunk;
                     VectorOps.Prefetch((T*)p.Delta + ahead * e + c0);
                     VectorOps.Prefetch((T*)p.U + ahead * e + c0);
-                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.Xz + ahead * p.XzStride + p.ZOffset + c0);
+                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
                     VectorOps.Prefetch((T*)p.Y + ahead * e + c0);
                 }
                 TV dt = steps[t - t0], dtu = inputs[t - t0];
@@ -115,7 +115,7 @@ internal static unsafe class MixerScanKernel<T, TV>
                 TV y = TV.Fma(skip, TV.Load((T*)p.U + row * e + c0, lanes), readouts[t - t0]);
                 if (p.Xz != 0)
                 {
-                    TV z = TV.Load((T*)p.Xz + row * p.XzStride + p.ZOffset + c0, lanes);
+                    TV z = TV.Load((T*)p.Xz + row * p.XzStride + p.Channels + c0, lanes);
                     y *= z * TV.Sigmoid(z);
                 }
                 TV.Store(y, (T*)p.Y + row * e + c0, lanes);
@@ -159,7 +159,7 @@ internal static unsafe class MixerScanKernel<T, TV>
         // adjoint loop walks one pointer through them instead of five, which keeps its accumulators in registers.
         TV* states = scratch, decays = states + (k + 1) * n, steps = decays + k * n, slopes = steps + k, inputs = slopes + k;
         TV* readouts = inputs + k, grads = readouts + k, scaled = grads + k, records = scaled + n;
-        TV scale = TV.Broadcast(VectorMath<T>.RateScale);
+        TV scale = TV.Broadcast(SelectiveScanKernel<T>.RateScale);
         for (int j = 0; j < n; j++)
         {
             TV* record = records + j * PerState;
@@ -195,7 +195,7 @@ internal static unsafe class MixerScanKernel<T, TV>
                     VectorOps.Prefetch((T*)p.Delta + ahead * e + c0);
                     VectorOps.Prefetch((T*)p.U + ahead * e + c0);
                     VectorOps.Prefetch((T*)p.GradY + ahead * e + c0);
-                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.Xz + ahead * p.XzStride + p.ZOffset + c0);
+                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
                 }
                 TV dt = steps[i], dtu = inputs[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;
@@ -217,9 +217,9 @@ internal static unsafe class MixerScanKernel<T, TV>
                 TV u = TV.Load((T*)p.U + row * e + c0, lanes), g = TV.Load((T*)p.GradY + row * e + c0, lanes);
                 if (p.Xz != 0)
                 {
-                    TV z = TV.Load((T*)p.Xz + row * p.XzStride + p.ZOffset + c0, lanes), sig = TV.Sigmoid(z);
+                    TV z = TV.Load((T*)p.Xz + row * p.XzStride + p.Channels + c0, lanes), sig = TV.Sigmoid(z);
                     TV yPre = TV.Fma(skip, u, readouts[i]);
-                    TV.Store(g * yPre * sig * (TV.One + z * (TV.One - sig)), (T*)p.GradZ + row * p.XzStride + p.ZOffset + c0, lanes);
+                    TV.Store(g * yPre * sig * (TV.One + z * (TV.One - sig)), (T*)p.GradZ + row * p.XzStride + p.Channels + c0, lanes);
                     g *= z * sig;
                 }
                 grads[i] = g;
@@ -233,7 +233,7 @@ internal static unsafe class MixerScanKernel<T, TV>
                     long ahead = row - k;
                     VectorOps.Prefetch((T*)p.GradU + ahead * e + c0);
                     VectorOps.Prefetch((T*)p.GradDelta + ahead * e + c0);
-                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.GradZ + ahead * p.XzStride + p.ZOffset + c0);
+                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.GradZ + ahead * p.XzStride + p.Channels + c0);
                 }
                 TV u = TV.Load((T*)p.U + row * e + c0, lanes), dt = steps[i], dtu = inputs[i], g = grads[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;

@@ -168,7 +168,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<T> Log(Vector256<T> x)
     {
-        if (typeof(T) == typeof(float)) return VectorMath<float>.LogFloat(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(float)) return SelectiveScanKernel<float>.LogFloat(x.As<T, float>()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector256.Log(x.As<T, double>()).As<double, T>();
         throw new NotSupportedException($"step kernel: {typeof(T).Name} is not supported");
     }
@@ -187,7 +187,7 @@ internal static unsafe class StepKernel<T> where T : unmanaged, IBinaryFloatingP
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<T> Exp(Vector256<T> x)
     {
-        if (typeof(T) == typeof(float)) return VectorMath<float>.ExpFloat(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(float)) return SelectiveScanKernel<float>.ExpFloat(x.As<T, float>()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector256.Exp(x.As<T, double>()).As<double, T>();
         throw new NotSupportedException($"step kernel: {typeof(T).Name} is not supported");
     }
