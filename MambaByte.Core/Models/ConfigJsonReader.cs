@@ -9,6 +9,21 @@ namespace MambaByte.Core.Models;
 /// </summary>
 public sealed class ConfigJsonReader(JsonObject json, string source)
 {
+    /// <summary>
+    /// A reader for a baseline's own config.json form (Transformer, MegaByte, SpaceByte): every key one of
+    /// <paramref name="known"/>, "architecture" equal to <paramref name="architecture"/>, and vocab_size, when given, 256.
+    /// </summary>
+    public static ConfigJsonReader ForByteModel(JsonObject json, string source, string architecture, IReadOnlyCollection<string> known)
+    {
+        var reader = new ConfigJsonReader(json, source);
+        reader.RejectUnknownKeys(known);
+        reader.RequireArchitecture(architecture);
+        int vocab = reader.Int("vocab_size", ByteLanguageModel.ByteVocabulary);
+        if (vocab != ByteLanguageModel.ByteVocabulary)
+            throw new InvalidDataException($"{source}: 'vocab_size' must be {ByteLanguageModel.ByteVocabulary} for a byte model, got {vocab}");
+        return reader;
+    }
+
     public void RequireArchitecture(string expected)
     {
         if (json["architecture"] is not JsonNode node)

@@ -261,12 +261,7 @@ public sealed record SpaceByteConfig : IModelConfig
     /// <summary>Reads what <see cref="ConfigJson"/> writes; <paramref name="source"/> names the file in errors.</summary>
     public static SpaceByteConfig FromConfigJson(JsonObject json, string source = "config.json")
     {
-        var reader = new ConfigJsonReader(json, source);
-        reader.RejectUnknownKeys(KnownKeys);
-        reader.RequireArchitecture(ArchitectureName);
-        int vocab = reader.Int("vocab_size", ByteLanguageModel.ByteVocabulary);
-        if (vocab != ByteLanguageModel.ByteVocabulary)
-            throw new InvalidDataException($"{source}: 'vocab_size' must be {ByteLanguageModel.ByteVocabulary} for a byte model, got {vocab}");
+        var reader = ConfigJsonReader.ForByteModel(json, source, ArchitectureName, KnownKeys);
         var defaults = new SpaceByteConfig { DGlobal = 2, NGlobalLayer = 1, NGlobalHead = 1, DLocal = 2, NLocalLayer = 1, NLocalHead = 1 };
         return new SpaceByteConfig
         {

@@ -155,12 +155,7 @@ public sealed record TransformerConfig : IModelConfig
     /// <summary>Reads what <see cref="ConfigJson"/> writes; <paramref name="source"/> names the file in errors.</summary>
     public static TransformerConfig FromConfigJson(JsonObject json, string source = "config.json")
     {
-        var reader = new ConfigJsonReader(json, source);
-        reader.RejectUnknownKeys(KnownKeys);
-        reader.RequireArchitecture(ArchitectureName);
-        int vocab = reader.Int("vocab_size", ByteLanguageModel.ByteVocabulary);
-        if (vocab != ByteLanguageModel.ByteVocabulary)
-            throw new InvalidDataException($"{source}: 'vocab_size' must be {ByteLanguageModel.ByteVocabulary} for a byte model, got {vocab}");
+        var reader = ConfigJsonReader.ForByteModel(json, source, ArchitectureName, KnownKeys);
         var defaults = new TransformerConfig { DModel = 1, NLayer = 1, NHead = 1 };
         return new TransformerConfig
         {
