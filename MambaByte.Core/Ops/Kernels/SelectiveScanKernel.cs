@@ -32,16 +32,15 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
             (long first, long end) = Range(channels, tasks, task);
             var state = new T[args.PaddedStates];
             var steps = new T[args.Length];
-            var scaled = new T[args.PaddedStates];
-            fixed (T* h = state, dts = steps, rates = scaled)
+            fixed (T* h = state, dts = steps)
             {
-                for (long c = first; c < end; c++) ForwardChannel(args, c, h, dts, rates);
+                for (long c = first; c < end; c++) ForwardChannel(args, c, h, dts);
             }
         });
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
-    static void ForwardChannel(in ScanBuffers p, long channel, T* h, T* dts, T* rates)
+    static void ForwardChannel(in ScanBuffers p, long channel, T* h, T* dts)
     {
         long bi = channel / p.Channels, di = channel % p.Channels, l = p.Length, np = p.PaddedStates;
         T* u = (T*)p.U + channel * l, delta = (T*)p.Delta + channel * l, y = (T*)p.Y + channel * l;
@@ -55,7 +54,6 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         if (p.H0 == 0) new Span<T>(h, (int)np).Clear();
         else new Span<T>((T*)p.H0 + channel * np, (int)np).CopyTo(new Span<T>(h, (int)np));
         Steps(delta, bias, p.Softplus, dts, l);
-        ScaleRates(a, rates, np);
 
         for (long t = 0, nextCheckpoint = 0; t < l; t++)
         {
@@ -66,10 +64,10 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
             }
             T dt = dts[t], dtu = dt * u[t];
             T* bRow = bt + t * np, cRow = ct + t * np;
-            Vector256<T> acc = Vector256<T>.Zero, dtv = Vector256.Create(dt);
+            Vector256<T> acc = Vector256<T>.Zero, dtv = Vector256.Create(dt * RateScale);   // Decay's exp2(Δ·log2e·A)
             for (long j = 0; j < np; j += Width)
             {
-                Vector256<T> decay = Decay(dtv, Vector256.Load(rates + j));
+                Vector256<T> decay = Decay(dtv, Vector256.Load(a + j));
                 Vector256<T> hj = decay * Vector256.Load(h + j) + Vector256.Load(bRow + j) * dtu;
                 hj.Store(h + j);
                 acc += Vector256.Load(cRow + j) * hj;
@@ -102,10 +100,9 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
             var gradIn = new T[k];
             var adjoint = new T[np];
             var dA = new T[np];
-            var scaled = new T[np];
-            fixed (T* hs = states, ds = decays, dts = steps, slopes = stepSlopes, ys = preGate, gs = gradIn, dh = adjoint, da = dA, rates = scaled)
+            fixed (T* hs = states, ds = decays, dts = steps, slopes = stepSlopes, ys = preGate, gs = gradIn, dh = adjoint, da = dA)
             {
-                var scratch = new Scratch(hs, ds, dts, slopes, ys, gs, dh, da, rates);
+                var scratch = new Scratch(hs, ds, dts, slopes, ys, gs, dh, da);
                 T* dBt = (T*)args.DBtPartial + (long)task * args.Length * np;
                 T* dCt = (T*)args.DCtPartial + (long)task * args.Length * np;
                 for (long di = first; di < end; di++) BackwardChannel(args, bi * args.Channels + di, scratch, dBt, dCt);
@@ -113,17 +110,10 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         });
     }
 
-    /// <summary>Per-task scratch: chunk states (K+1)×np and decays K×np, Δ and dΔ/d(raw delta) for the whole row, per-chunk pre-gate outputs and ∂L/∂y, and the channel's A·<see cref="RateScale"/>.</summary>
-    readonly struct Scratch(T* states, T* decays, T* steps, T* stepSlopes, T* preGate, T* gradIn, T* adjoint, T* dA, T* rates)
+    /// <summary>Per-task scratch: chunk states (K+1)×np and decays K×np, Δ and dΔ/d(raw delta) for the whole row, and per-chunk pre-gate outputs and ∂L/∂y.</summary>
+    readonly struct Scratch(T* states, T* decays, T* steps, T* stepSlopes, T* preGate, T* gradIn, T* adjoint, T* dA)
     {
-        public readonly T* States = states, Decays = decays, Steps = steps, StepSlopes = stepSlopes, PreGate = preGate, GradIn = gradIn, Adjoint = adjoint, DA = dA, Rates = rates;
-    }
-
-    /// <summary>A's row times <see cref="RateScale"/>, the form <see cref="Decay"/> takes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // vector loops with inlined exp/log: never run at tier 0
-    static void ScaleRates(T* a, T* rates, long np)
-    {
-        for (long j = 0; j < np; j++) rates[j] = a[j] * RateScale;
+        public readonly T* States = states, Decays = decays, Steps = steps, StepSlopes = stepSlopes, PreGate = preGate, GradIn = gradIn, Adjoint = adjoint, DA = dA;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
@@ -143,7 +133,6 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         if (p.GradLast == 0) dh.Clear();
         else new Span<T>((T*)p.GradLast + channel * np, (int)np).CopyTo(dh);
         new Span<T>(s.DA, (int)np).Clear();
-        ScaleRates(a, s.Rates, np);
         T dSkip = T.Zero;
         Steps(delta, bias, p.Softplus, s.Steps, l);
         if (p.Softplus) SigmoidRow(delta, bias, s.StepSlopes, l);
@@ -158,10 +147,10 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
                 long i = t - t0;
                 T dt = s.Steps[t], dtu = dt * u[t];
                 T* bRow = bt + t * np, cRow = ct + t * np, hPrev = s.States + i * np, hNext = hPrev + np, dec = s.Decays + i * np;
-                Vector256<T> acc = Vector256<T>.Zero, dtv = Vector256.Create(dt);
+                Vector256<T> acc = Vector256<T>.Zero, dtv = Vector256.Create(dt * RateScale);   // as the forward
                 for (long j = 0; j < np; j += Width)
                 {
-                    Vector256<T> decay = Decay(dtv, Vector256.Load(s.Rates + j));
+                    Vector256<T> decay = Decay(dtv, Vector256.Load(a + j));
                     decay.Store(dec + j);
                     Vector256<T> hj = decay * Vector256.Load(hPrev + j) + Vector256.Load(bRow + j) * dtu;
                     hj.Store(hNext + j);
@@ -332,7 +321,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
     /// </summary>
     internal static T RateScale => typeof(T) == typeof(float) ? T.CreateTruncating(1.4426950408889634) : T.One;
 
-    /// <summary>exp(Δ·A) from Δ and the scaled rate A·<see cref="RateScale"/>.</summary>
+    /// <summary>exp(Δ·A) from the product of Δ and A with <see cref="RateScale"/> folded into either factor (the mixer scales A once per block, the FusedCpu scan Δ once per step).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<T> Decay(Vector256<T> dt, Vector256<T> scaledRate)
     {
