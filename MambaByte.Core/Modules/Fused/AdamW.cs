@@ -13,8 +13,8 @@ namespace MambaByte.Core.Modules.Fused;
 /// float64 parameter on the CPU with a dense contiguous gradient, p, m and v are read and written once, on
 /// <see cref="Ops.FusedMixer.Threads"/> threads. Everything else is the base class's own: parameter groups and their
 /// learning rates, the per-parameter state (step, exp_avg, exp_avg_sq), <c>save_state_dict</c>/<c>load_state_dict</c>
-/// (checkpoints are interchangeable with plain AdamW), and the update itself for every other parameter (CUDA, half
-/// precision, amsgrad, maximize), which goes through <see cref="TorchSharp.Modules.AdamW.step"/>'s formula unchanged. The arithmetic
+/// (checkpoints are interchangeable with plain AdamW), and the whole step whenever a parameter is one the pass does
+/// not take (CUDA, half precision, amsgrad, maximize): then <see cref="TorchSharp.Modules.AdamW.step"/> runs. The arithmetic
 /// is the base class's, in the same order and precision (the scalars formed in double, rounded once to the
 /// parameter's type); tests hold it to plain AdamW over many steps.
 /// It is named AdamW (used as <c>Fused.AdamW</c>) because TorchSharp tags a saved optimizer state with the class's
@@ -32,30 +32,49 @@ public sealed class AdamW : TorchSharp.Modules.AdamW
     {
     }
 
-    /// <summary>Parameters updated by the fused pass in the last <see cref="step"/> (the rest went through tensor ops).</summary>
+    /// <summary>Parameters updated by the fused pass in the last <see cref="step"/> (0 when the base class's step ran).</summary>
     public int FusedLastStep { get; private set; }
 
     public override Tensor step(Func<Tensor>? closure = null)
     {
+        if (!Fusable())
+        {
+            FusedLastStep = 0;
+            return base.step(closure);
+        }
         int fused = 0;
         Tensor loss = _step<ParamGroup>(group =>
         {
             var o = (Options)group.Options;
             double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value, decay = o.weight_decay!.Value;
-            bool amsgrad = o.amsgrad!.Value, maximize = o.maximize!.Value, special = amsgrad || maximize;
             foreach (Parameter param in group.Parameters)
             {
                 using Tensor? grad = param.grad;                                             // a new handle each read
                 if (grad is null) continue;
                 var state = (State)_state[param.Handle];
                 state.step += 1;
-                var s = new Scalars(lr, beta1, beta2, eps, decay, state.step);
-                if (!special && Fusable(param, grad, state)) { Update(param, grad, state, s); fused++; }
-                else Reference(param, grad, state, s, amsgrad, maximize);
+                Update(param, grad, state, new Scalars(lr, beta1, beta2, eps, decay, state.step));
+                fused++;
             }
         }, closure);
         FusedLastStep = fused;
         return loss;
+    }
+
+    /// <summary>Whether the fused pass can take every parameter with a gradient this step (else the whole step is the base class's).</summary>
+    bool Fusable()
+    {
+        foreach (ParamGroup group in ParamGroups.Cast<ParamGroup>())
+        {
+            var o = (Options)group.Options;
+            if (o.amsgrad!.Value || o.maximize!.Value) return false;
+            foreach (Parameter param in group.Parameters)
+            {
+                using Tensor? grad = param.grad;
+                if (grad is not null && !Fusable(param, grad, (State)_state[param.Handle])) return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>The step's scalars, formed in double as <see cref="TorchSharp.Modules.AdamW.step"/> forms them.</summary>
@@ -72,26 +91,6 @@ public sealed class AdamW : TorchSharp.Modules.AdamW
         && grad.dtype == param.dtype && !grad.is_sparse && param.is_contiguous() && grad.is_contiguous()
         && state.exp_avg.dtype == param.dtype && state.exp_avg_sq.dtype == param.dtype
         && state.exp_avg.is_contiguous() && state.exp_avg_sq.is_contiguous();
-
-    /// <summary>AdamW's update for one parameter as tensor ops (the base class's formula): the path for what the fused pass does not take.</summary>
-    static void Reference(Tensor param, Tensor grad, State state, Scalars s, bool amsgrad, bool maximize)
-    {
-        using var scope = NewDisposeScope();
-        if (maximize) grad = -grad;
-        param.mul_(s.Shrink);
-        state.exp_avg.mul_(s.Beta1).add_(grad, alpha: 1 - s.Beta1);
-        state.exp_avg_sq.mul_(s.Beta2).addcmul_(grad, grad, value: 1 - s.Beta2);
-        Tensor second = state.exp_avg_sq;
-        if (amsgrad)
-        {
-            Tensor previous = state.max_exp_avg_sq;
-            state.max_exp_avg_sq = maximum(previous, state.exp_avg_sq).DetachFromDisposeScope();
-            previous.Dispose();
-            second = state.max_exp_avg_sq;
-        }
-        Tensor denom = (second.sqrt() / s.SqrtBiasCorrection2).add_(s.Eps);
-        param.addcdiv_(state.exp_avg, denom, value: -s.StepSize);
-    }
 
     static unsafe void Update(Tensor param, Tensor grad, State state, Scalars s)
     {
