@@ -337,22 +337,18 @@ public sealed unsafe class FusedMambaDecoder
         /// <summary>The scan over every (sequence, channel), split over the cores when there is enough of it.</summary>
         void ScanAll(in LayerWeights w, T* ssm, int batch)
         {
-            long work = (long)batch * dInner * (dState + dtRank);
-            int tasks = Environment.ProcessorCount;
-            if (work < GemvKernel<T>.ParallelThreshold / 4 || tasks == 1)
+            if (SerialScan(batch))
             {
                 for (int b = 0; b < batch; b++) StepKernel<T>.Scan(ScanArgs(w, ssm, b), 0, dInner);
                 return;
             }
             LayerWeights lw = w;
             nint ssmAddress = (nint)ssm;
-            int parts = tasks * batch;
-            // Split points at multiples of 8 channels, so each channel takes the same vector or scalar path as in one piece.
-            int Split(int t) => t == tasks ? dInner : dInner * t / tasks / 8 * 8;
-            Parallel.For(0, parts, part =>
+            int tasks = Environment.ProcessorCount;
+            Parallel.For(0, tasks * batch, part =>
             {
                 int b = part / tasks, t = part % tasks;
-                StepKernel<T>.Scan(ScanArgs(lw, (T*)ssmAddress, b), Split(t), Split(t + 1));
+                StepKernel<T>.Scan(ScanArgs(lw, (T*)ssmAddress, b), SplitPoint(t, tasks), SplitPoint(t + 1, tasks));
             });
         }
 
@@ -362,16 +358,22 @@ public sealed unsafe class FusedMambaDecoder
         /// </summary>
         void ScanRow(in LayerWeights w, T* hIn, T* hOut, int row)
         {
-            int tasks = Environment.ProcessorCount;
             StepKernel<T>.ScanStep args = ScanArgs(w, hIn, hOut, row);
-            if ((long)dInner * (dState + dtRank) < GemvKernel<T>.ParallelThreshold / 4 || tasks == 1)
+            if (SerialScan(1))
             {
                 StepKernel<T>.Scan(args, 0, dInner);
                 return;
             }
-            int Split(int t) => t == tasks ? dInner : dInner * t / tasks / 8 * 8;
-            Parallel.For(0, tasks, t => StepKernel<T>.Scan(args, Split(t), Split(t + 1)));
+            int tasks = Environment.ProcessorCount;
+            Parallel.For(0, tasks, t => StepKernel<T>.Scan(args, SplitPoint(t, tasks), SplitPoint(t + 1, tasks)));
         }
+
+        /// <summary>Whether the scan of <paramref name="rows"/> rows is too little work to split over the cores (or there is one core).</summary>
+        bool SerialScan(int rows) =>
+            (long)rows * dInner * (dState + dtRank) < GemvKernel<T>.ParallelThreshold / 4 || Environment.ProcessorCount == 1;
+
+        /// <summary>Where piece <paramref name="part"/> of <paramref name="parts"/> starts: a multiple of 8 channels, so each channel takes the same vector or scalar path as in one piece.</summary>
+        int SplitPoint(int part, int parts) => part == parts ? dInner : dInner * part / parts / 8 * 8;
 
         StepKernel<T>.ScanStep ScanArgs(in LayerWeights w, T* ssm, int b) =>
             ScanArgs(w, ssm + (long)b * dInner * dState, ssm + (long)b * dInner * dState, b);
