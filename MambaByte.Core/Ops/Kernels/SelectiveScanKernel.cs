@@ -54,6 +54,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         if (p.H0 == 0) new Span<T>(h, (int)np).Clear();
         else new Span<T>((T*)p.H0 + channel * np, (int)np).CopyTo(new Span<T>(h, (int)np));
         Steps(delta, bias, p.Softplus, dts, l);
+        T rateScale = RateScale;                                                                  // a generic conversion: once, not per step
 
         for (long t = 0, nextCheckpoint = 0; t < l; t++)
         {
@@ -64,7 +65,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
             }
             T dt = dts[t], dtu = dt * u[t];
             T* bRow = bt + t * np, cRow = ct + t * np;
-            Vector256<T> acc = Vector256<T>.Zero, dtv = Vector256.Create(dt * RateScale);   // Decay's exp2(Δ·log2e·A)
+            Vector256<T> acc = Vector256<T>.Zero, dtv = Vector256.Create(dt * rateScale);   // Decay's exp2(Δ·log2e·A)
             for (long j = 0; j < np; j += Width)
             {
                 Vector256<T> decay = Decay(dtv, Vector256.Load(a + j));
@@ -133,6 +134,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         if (p.GradLast == 0) dh.Clear();
         else new Span<T>((T*)p.GradLast + channel * np, (int)np).CopyTo(dh);
         new Span<T>(s.DA, (int)np).Clear();
+        T rateScale = RateScale;                                                                  // a generic conversion: once, not per step
         T dSkip = T.Zero;
         Steps(delta, bias, p.Softplus, s.Steps, l);
         if (p.Softplus) SigmoidRow(delta, bias, s.StepSlopes, l);
@@ -147,7 +149,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
                 long i = t - t0;
                 T dt = s.Steps[t], dtu = dt * u[t];
                 T* bRow = bt + t * np, cRow = ct + t * np, hPrev = s.States + i * np, hNext = hPrev + np, dec = s.Decays + i * np;
-                Vector256<T> acc = Vector256<T>.Zero, dtv = Vector256.Create(dt * RateScale);   // as the forward
+                Vector256<T> acc = Vector256<T>.Zero, dtv = Vector256.Create(dt * rateScale);   // as the forward
                 for (long j = 0; j < np; j += Width)
                 {
                     Vector256<T> decay = Decay(dtv, Vector256.Load(a + j));
