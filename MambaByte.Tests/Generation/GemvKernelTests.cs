@@ -108,8 +108,9 @@ public sealed unsafe class GemvKernelTests
             for (int j = 0; j < cols; j++) dequantised[r * cols + j] = q[r * cols + j] * scales[r];
         }
         float[] expected = new float[batch * rows], actual = new float[batch * rows];
+        sbyte[] tiled = WeightTiles.Pack<sbyte>(q, rows, cols);
         fixed (float* pd = dequantised, px = x, pb = bias, ps = scales, pe = expected, pa = actual)
-        fixed (sbyte* pq = q)
+        fixed (sbyte* pq = tiled)
         {
             GemvKernel<float>.Reference<PlainLoad<float>>(new GemvMatrix((nint)pd, rows, cols, 0, (nint)pb), px, cols, batch, pe, rows);
             GemvKernel<float>.Run<Int8Load>(new GemvMatrix((nint)pq, rows, cols, (nint)ps, (nint)pb), px, cols, batch, pa, rows);
@@ -125,13 +126,61 @@ public sealed unsafe class GemvKernelTests
         ushort[] packed = [.. w.Select(CompactWeights.ToBFloat16)];
         float[] widened = [.. packed.Select(CompactWeights.FromBFloat16)];
         float[] expected = new float[batch * rows], actual = new float[batch * rows];
+        ushort[] tiled = WeightTiles.Pack<ushort>(packed, rows, cols);
         fixed (float* pw = widened, px = x, pe = expected, pa = actual)
-        fixed (ushort* pp = packed)
+        fixed (ushort* pp = tiled)
         {
             GemvKernel<float>.Reference<PlainLoad<float>>(new GemvMatrix((nint)pw, rows, cols), px, cols, batch, pe, rows);
             GemvKernel<float>.Run<BFloat16Load>(new GemvMatrix((nint)pp, rows, cols), px, cols, batch, pa, rows);
         }
         Assert.True(MaxRelative(expected, actual) < 1e-5, $"max relative difference {MaxRelative(expected, actual):E2}");
+    }
+
+    /// <summary>
+    /// The tiled layout by hand: in a (16, 64) matrix, element (9, 33) is in row block 1 (8 · 64 = 512 elements in),
+    /// column chunk 1 (32 · 8 = 256 more), row 1 of the block (32 more), column 1 of the chunk: offset 801. Then every
+    /// element of odd shapes read back through both compact loads, scalar and vector, equals the row-major original,
+    /// and the padding is zeros.
+    /// </summary>
+    [Fact]
+    public void Tiled_compact_weights_read_back_as_the_row_major_matrix()
+    {
+        static float[] Lanes(System.Runtime.Intrinsics.Vector256<float> v) { var a = new float[8]; System.Runtime.Intrinsics.Vector256.CopyTo(v, a); return a; }
+        sbyte[] byHand = WeightTiles.Pack<sbyte>([.. Enumerable.Range(0, 16 * 64).Select(i => (sbyte)(i == 9 * 64 + 33 ? 1 : 0))], 16, 64);
+        Assert.Equal(16 * 64, byHand.Length);
+        Assert.Equal(801, Array.IndexOf(byHand, (sbyte)1));
+
+        foreach ((int rows, int cols) in new[] { (1, 1), (7, 31), (9, 33), (29, 70), (16, 64) })
+        {
+            var random = new Random(rows * 100 + cols);
+            sbyte[] q = [.. Enumerable.Range(0, rows * cols).Select(_ => (sbyte)random.Next(-127, 128))];
+            ushort[] h = [.. Enumerable.Range(0, rows * cols).Select(_ => CompactWeights.ToBFloat16((float)random.NextDouble() - 0.5f))];
+            sbyte[] tq = WeightTiles.Pack<sbyte>(q, rows, cols);
+            ushort[] th = WeightTiles.Pack<ushort>(h, rows, cols);
+            long padded = (long)((rows + 7) / 8 * 8) * ((cols + 31) / 32 * 32);
+            Assert.Equal(padded, tq.Length);
+            Assert.Equal(padded - rows * cols, tq.LongCount(v => v == 0) - q.LongCount(v => v == 0));
+            fixed (sbyte* pq = tq)
+            fixed (ushort* ph = th)
+            {
+                var mq = new GemvMatrix((nint)pq, rows, cols);
+                var mh = new GemvMatrix((nint)ph, rows, cols);
+                for (int r = 0; r < rows; r++)
+                {
+                    nint rq = Int8Load.Row(mq, r), rh = BFloat16Load.Row(mh, r);
+                    for (int c = 0; c < cols; c++)
+                    {
+                        Assert.Equal(q[r * cols + c], Int8Load.LoadScalar(rq, c));
+                        Assert.Equal(CompactWeights.FromBFloat16(h[r * cols + c]), BFloat16Load.LoadScalar(rh, c));
+                    }
+                    for (int c = 0; c + 8 <= cols; c += 8)
+                    {
+                        Assert.Equal(Enumerable.Range(c, 8).Select(j => (float)q[r * cols + j]), Lanes(Int8Load.Load(rq, c)));
+                        Assert.Equal(Enumerable.Range(c, 8).Select(j => CompactWeights.FromBFloat16(h[r * cols + j])), Lanes(BFloat16Load.Load(rh, c)));
+                    }
+                }
+            }
+        }
     }
 
     [Fact]

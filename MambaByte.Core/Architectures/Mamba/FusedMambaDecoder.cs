@@ -227,7 +227,10 @@ public sealed unsafe class FusedMambaDecoder
             return TensorAddress.Of(t);
         }
 
-        /// <summary>The first <paramref name="rows"/> rows of a (rows', cols) weight, in this decoder's format.</summary>
+        /// <summary>
+        /// The first <paramref name="rows"/> rows of a (rows', cols) weight, in this decoder's format: fp32 is the model's own
+        /// row-major tensor; bf16 and int8 are compact copies in the <see cref="WeightTiles"/> layout.
+        /// </summary>
         GemvMatrix Matrix(Tensor weight, Tensor? bias, int rows)
         {
             int cols = checked((int)weight.shape[1]);
@@ -240,17 +243,18 @@ public sealed unsafe class FusedMambaDecoder
             using (Tensor dense = used.contiguous()) values = dense.data<float>().ToArray();
             if (format == WeightFormat.Bf16)
             {
-                ushort[] packed = GC.AllocateUninitializedArray<ushort>(values.Length, pinned: true);
+                var rounded = new ushort[values.Length];
                 for (int i = 0; i < values.Length; i++)
                 {
-                    packed[i] = CompactWeights.ToBFloat16(values[i]);
-                    values[i] = CompactWeights.FromBFloat16(packed[i]);
+                    rounded[i] = CompactWeights.ToBFloat16(values[i]);
+                    values[i] = CompactWeights.FromBFloat16(rounded[i]);
                 }
+                ushort[] packed = WeightTiles.Pack<ushort>(rounded, rows, cols);
                 keepAlive.Add(packed);
                 using (Tensor widened = torch.tensor(values, [rows, cols])) used.copy_(widened);
                 fixed (ushort* data = packed) return new GemvMatrix((nint)data, rows, cols, 0, b);
             }
-            sbyte[] q = GC.AllocateUninitializedArray<sbyte>(values.Length, pinned: true);
+            var q = new sbyte[values.Length];
             float[] scales = GC.AllocateUninitializedArray<float>(rows, pinned: true);
             for (int r = 0; r < rows; r++)
             {
@@ -259,10 +263,11 @@ public sealed unsafe class FusedMambaDecoder
                 scales[r] = CompactWeights.QuantizeInt8(row, qr);
                 for (int j = 0; j < cols; j++) row[j] = qr[j] * scales[r];
             }
-            keepAlive.Add(q);
+            sbyte[] tiled = WeightTiles.Pack<sbyte>(q, rows, cols);
+            keepAlive.Add(tiled);
             keepAlive.Add(scales);
             using (Tensor dequantised = torch.tensor(values, [rows, cols])) used.copy_(dequantised);
-            fixed (sbyte* data = q) fixed (float* s = scales) return new GemvMatrix((nint)data, rows, cols, (nint)s, b);
+            fixed (sbyte* data = tiled) fixed (float* s = scales) return new GemvMatrix((nint)data, rows, cols, (nint)s, b);
         }
 
         // Fully optimised from the first call: tier-0 code of these loops would dominate a short generation.

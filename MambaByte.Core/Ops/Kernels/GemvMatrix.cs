@@ -1,8 +1,9 @@
 namespace MambaByte.Core.Ops.Kernels;
 
 /// <summary>
-/// A weight matrix as <see cref="GemvKernel{T}"/> reads it: (Rows, Cols) row-major at <see cref="Data"/> in the
-/// element type of its <see cref="IWeightLoad{T}"/>, an optional per-row float scale (int8 weights) and an optional
+/// A weight matrix as <see cref="GemvKernel{T}"/> reads it: (Rows, Cols) at <see cref="Data"/> in the element type
+/// and layout of its <see cref="IWeightLoad{T}"/> (row-major for <see cref="PlainLoad{T}"/>, <see cref="WeightTiles"/>
+/// for the compact formats), an optional per-row float scale (int8 weights) and an optional
 /// bias in the activation type. Addresses point into memory the owner keeps alive (0 = absent).
 /// </summary>
 internal readonly record struct GemvMatrix(nint Data, int Rows, int Cols, nint Scales = 0, nint Bias = 0);

@@ -19,18 +19,18 @@ internal readonly unsafe struct PlainLoad<T> : IWeightLoad<T> where T : unmanage
 }
 
 /// <summary>
-/// bfloat16 weights (the upper 16 bits of a float32) widened to float in the product: zero-extend to 32 bits and
-/// shift left by 16, which is exact.
+/// bfloat16 weights (the upper 16 bits of a float32) in the <see cref="WeightTiles"/> layout, widened to float in
+/// the product: zero-extend to 32 bits and shift left by 16, which is exact.
 /// </summary>
 internal readonly unsafe struct BFloat16Load : IWeightLoad<float>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nint Row(in GemvMatrix w, int row) => w.Data + (nint)((long)row * w.Cols * sizeof(ushort));
+    public static nint Row(in GemvMatrix w, int row) => w.Data + (nint)(WeightTiles.RowOffset(row, w.Cols) * sizeof(ushort));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(nint row, int column)
     {
-        ushort* p = (ushort*)row + column;
+        ushort* p = (ushort*)row + WeightTiles.ColumnOffset(column);
         Vector256<int> bits = Avx2.IsSupported
             ? Avx2.ConvertToVector256Int32(p)
             : Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<ushort>.Zero)).AsInt32();
@@ -38,27 +38,28 @@ internal readonly unsafe struct BFloat16Load : IWeightLoad<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LoadScalar(nint row, int column) => BitConverter.Int32BitsToSingle(((ushort*)row)[column] << 16);
+    public static float LoadScalar(nint row, int column) => BitConverter.Int32BitsToSingle(((ushort*)row)[WeightTiles.ColumnOffset(column)] << 16);
 }
 
 /// <summary>
-/// int8 weights (one float scale per row, applied by the kernel to the finished dot product) widened to float in
-/// the product: sign-extend to 32 bits (one <c>vpmovsxbd</c> where AVX2 is there) and convert, both exact.
+/// int8 weights (one float scale per row, applied by the kernel to the finished dot product) in the
+/// <see cref="WeightTiles"/> layout, widened to float in the product: sign-extend to 32 bits (one <c>vpmovsxbd</c>
+/// where AVX2 is there) and convert, both exact.
 /// </summary>
 internal readonly unsafe struct Int8Load : IWeightLoad<float>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nint Row(in GemvMatrix w, int row) => w.Data + (nint)((long)row * w.Cols);
+    public static nint Row(in GemvMatrix w, int row) => w.Data + (nint)WeightTiles.RowOffset(row, w.Cols);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(nint row, int column)
     {
-        sbyte* p = (sbyte*)row + column;
+        sbyte* p = (sbyte*)row + WeightTiles.ColumnOffset(column);
         if (Avx2.IsSupported) return Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p));
         Vector128<short> shorts = Vector128.WidenLower(Vector128.CreateScalar(*(long*)p).AsSByte());
         return Vector256.ConvertToSingle(Vector256.Create(Vector128.WidenLower(shorts), Vector128.WidenUpper(shorts)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LoadScalar(nint row, int column) => ((sbyte*)row)[column];
+    public static float LoadScalar(nint row, int column) => ((sbyte*)row)[WeightTiles.ColumnOffset(column)];
 }
