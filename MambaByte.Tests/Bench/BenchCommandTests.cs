@@ -92,9 +92,16 @@ public sealed class BenchCommandTests
         foreach (JsonElement d in decoding)
         {
             double perStep = d.GetProperty("Ms").GetProperty("Median").GetDouble();
-            double units = d.GetProperty("Step").GetString() == "prefill" ? d.GetProperty("RoundBytes").GetInt32() : d.GetProperty("Batch").GetInt32();
+            bool prefill = d.GetProperty("Step").GetString() == "prefill";
+            double units = prefill ? d.GetProperty("RoundBytes").GetInt32() : d.GetProperty("Batch").GetInt32();
             Assert.Equal(units * 1000 / perStep, d.GetProperty("BytesPerSecond").GetDouble(), 6);
+            if (!prefill) Assert.InRange(d.GetProperty("RoundBytes").GetInt32(), plan.DecodingRoundBytes, 100_000);
         }
+
+        // Rounds of fast steps are lengthened to about DecodingRoundMs (5 ms in the quick plan): the fused step of the
+        // smallest shape (well under 0.1 ms here) runs more than DecodingRoundBytes (4) steps a round. Only the
+        // existence is checked: each length comes from one timing of 4 warm-up steps, which a busy machine can stretch.
+        Assert.Contains(decoding, d => d.GetProperty("Step").GetString() == "fused" && d.GetProperty("RoundBytes").GetInt32() > plan.DecodingRoundBytes);
 
         // Targets: per context and dtype, Mamba against each baseline per training FLOP (2), Mamba's MFU (1) and, per
         // context, bf16 against fp32 (1); one per mixer case; two generation targets; two per scan length; five decoding targets. Each

@@ -56,7 +56,17 @@ public sealed record BenchPlan
     /// </summary>
     public MambaConfig[] DecodingShapes { get; init; } = [new() { DModel = 256, NLayer = 4 }, new() { DModel = 768, NLayer = 24 }];
     public int[] DecodingBatches { get; init; } = [1, 4, 16];
+    /// <summary>Fewest steps in a timed decoding round.</summary>
     public int DecodingRoundBytes { get; init; } = 8;
+
+    /// <summary>
+    /// Shortest timed decoding round: a configuration runs at least this long (more steps than
+    /// <see cref="DecodingRoundBytes"/> where its step is fast) so that each round measures steady generation, not
+    /// the first steps after the other configurations had the caches. At d_model 256 × 4 (0.2 ms a step) rounds of
+    /// 8 steps made the fp32 step 2–3× slower in the bench (0.40–0.49 ms median) than in a steady loop (0.17–0.18
+    /// ms); in a harness alternating three models, 8-step rounds gave 3,779 bytes/s median against 5,044 for 64.
+    /// </summary>
+    public double DecodingRoundMs { get; init; } = 100;
     public int DecodingRounds { get; init; } = 5;
     public int PromptBytes { get; init; } = 4096;
     public int PromptRounds { get; init; } = 3;
@@ -129,7 +139,7 @@ public sealed record BenchPlan
         MixerCases = [(96, 64), (96, 128), (96, 256)],
         GenerationPositions = [10, 50, 200], GenerationRounds = 3,
         DecodingShapes = [new() { DModel = 64, NLayer = 2 }, new() { DModel = 128, NLayer = 2 }], DecodingBatches = [1, 4],
-        DecodingRoundBytes = 4, DecodingRounds = 2, PromptBytes = 256, PromptRounds = 2,
+        DecodingRoundBytes = 4, DecodingRoundMs = 5, DecodingRounds = 2, PromptBytes = 256, PromptRounds = 2,
         SpeculativeTarget = new() { DModel = 64, NLayer = 2 }, SpeculativeDraft = new() { DModel = 24, NLayer = 1 }, SpeculativeBytes = 64, SpeculativeRounds = 1,
         Mamba = new MambaConfig { DModel = 96, NLayer = 1 },
         Transformer = new TransformerConfig { DModel = 48, NLayer = 3, NHead = 2 },

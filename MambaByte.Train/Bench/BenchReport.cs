@@ -58,12 +58,13 @@ public static class BenchReport
         }
 
         var decoding = new BenchTable("Mamba decoding (fused step vs reference, fp32 and int8 weights, batches; configurations interleaved round by round; prefill = prompt processing)",
-            "shape", "step", "weights", "batch", "ms per step (prefill: per prompt)", "bytes/s", "vs reference batch 1");
+            "shape", "step", "weights", "batch", "rounds x steps", "ms per step (prefill: per prompt)", "bytes/s", "vs reference batch 1");
         foreach (DecodingRow r in results.Decoding)
         {
             DecodingRow? reference = results.Decoding.FirstOrDefault(d => d.Shape == r.Shape && d.Step == "reference");
             string ratio = reference is null || r.Step == "prefill" ? "" : F(r.BytesPerSecond / reference.BytesPerSecond, "F2") + "x";
-            decoding.Add(r.Shape, r.Step, r.Weights, r.Batch.ToString(CultureInfo.InvariantCulture), Range(r.Ms, "F3"), F(r.BytesPerSecond, "F0"), ratio);
+            string rounds = r.Step == "prefill" ? r.Rounds.ToString(CultureInfo.InvariantCulture) : $"{r.Rounds} x {r.RoundBytes}";
+            decoding.Add(r.Shape, r.Step, r.Weights, r.Batch.ToString(CultureInfo.InvariantCulture), rounds, Range(r.Ms, "F3"), F(r.BytesPerSecond, "F0"), ratio);
         }
 
         var speculative = new BenchTable("Speculative decoding (greedy; plain and each K and restore alternated run by run; output equal to plain greedy)",

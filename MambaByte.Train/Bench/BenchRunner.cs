@@ -354,7 +354,8 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
     /// <summary>
     /// Mamba decoding at each planned shape (issue 18): per shape an fp32 model and an int8 copy (same seed), every
     /// (step, weights, batch) configuration with its own state after a 16-byte prefill, timed in interleaved rounds
-    /// of <c>DecodingRoundBytes</c> steps through the host path generation uses (<c>StepInto</c>); then prompt
+    /// of at least <c>DecodingRoundBytes</c> steps and <c>DecodingRoundMs</c> through the host path generation uses
+    /// (<c>StepInto</c>); then prompt
     /// processing (one parallel prefill of <c>PromptBytes</c> bytes) at the first shape.
     /// </summary>
     List<DecodingRow> MeasureDecoding(CancellationToken ct)
@@ -397,15 +398,22 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                     }
                 }
 
-                for (int r = 0; r < runs.Count; r++) Steps(r, 2);
+                // Warm-up, then each configuration's round length from its own step time (DecodingRoundMs).
+                var roundBytes = new int[runs.Count];
+                for (int r = 0; r < runs.Count; r++)
+                {
+                    Steps(r, 2);
+                    double stepMs = Stopwatches.TimeMs(() => Steps(r, 4), 0, 1, Synchronize, ct).Median / 4;
+                    roundBytes[r] = (int)Math.Clamp(Math.Ceiling(plan.DecodingRoundMs / Math.Max(stepMs, 1e-3)), plan.DecodingRoundBytes, 100_000);
+                }
                 var samples = runs.Select(_ => new List<double>()).ToArray();
                 for (int round = 0; round < plan.DecodingRounds; round++)
                     for (int r = 0; r < runs.Count; r++)
-                        samples[r].Add(Stopwatches.TimeMs(() => Steps(r, plan.DecodingRoundBytes), 0, 1, Synchronize, ct).Median / plan.DecodingRoundBytes);
+                        samples[r].Add(Stopwatches.TimeMs(() => Steps(r, roundBytes[r]), 0, 1, Synchronize, ct).Median / roundBytes[r]);
                 for (int r = 0; r < runs.Count; r++)
                 {
                     Spread ms = Spread.Of(samples[r]);
-                    rows.Add(new DecodingRow(name, runs[r].Step, runs[r].Weights, runs[r].Batch, plan.DecodingRounds, plan.DecodingRoundBytes, ms, runs[r].Batch * 1000.0 / ms.Median));
+                    rows.Add(new DecodingRow(name, runs[r].Step, runs[r].Weights, runs[r].Batch, plan.DecodingRounds, roundBytes[r], ms, runs[r].Batch * 1000.0 / ms.Median));
                 }
             }
             finally
