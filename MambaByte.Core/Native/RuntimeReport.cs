@@ -16,7 +16,8 @@ public sealed record RuntimeReport(
     string Bf16Units,
     string Int8Units,
     string NativeFix,
-    bool KeepsFreedMemory)
+    bool KeepsFreedMemory,
+    bool LargeBlocksFromHeap)
 {
     public static RuntimeReport Collect()
     {
@@ -34,7 +35,8 @@ public sealed record RuntimeReport(
             CpuFeatures.Detect().Bf16Units,
             CpuFeatures.Detect().Int8Units,
             DescribeNativeFix(TorchRuntime.NativeLibraryPath()),
-            TorchRuntime.KeepsFreedMemory);
+            TorchRuntime.KeepsFreedMemory,
+            TorchRuntime.LargeBlocksComeFromTheHeap());
     }
 
     public static string DescribeSimd()

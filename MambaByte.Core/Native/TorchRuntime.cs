@@ -70,32 +70,78 @@ public static class TorchRuntime
     static extern int setenv(string name, string value, int overwrite);
 
     /// <summary>
-    /// Whether glibc keeps freed blocks up to 32 MB for reuse (see <see cref="KeepFreedMemory"/>); false elsewhere or
-    /// when MAMBABYTE_RELEASE_FREED_MEMORY=1.
+    /// Whether glibc keeps freed blocks for reuse (see <see cref="KeepFreedMemory"/>); false elsewhere or when
+    /// MAMBABYTE_RELEASE_FREED_MEMORY=1.
     /// </summary>
     public static bool KeepsFreedMemory { get; private set; }
 
     /// <summary>
     /// libtorch allocates a step's activations and gradients afresh and frees them at the end of the step. glibc hands
-    /// blocks above its (adaptive) mmap threshold back to the kernel on free, so the next step takes a page fault and
-    /// a kernel page-zeroing for every 4 KB again: in a d_model 512 training step that was about 5 % of the time
-    /// (<c>perf</c>: clear_page and the fault path), and the process took 578K page faults in 40 steps against 263K
-    /// with this setting. Blocks up to 32 MB (glibc's largest mmap threshold) now come from the heap, and the heap is
-    /// not trimmed, so memory stays with the process for the next step. Peak memory is unchanged.
+    /// blocks above its mmap threshold back to the kernel on free, so the next step takes a page fault and a kernel
+    /// page-zeroing for every page again. Three settings keep that memory with the process for the next step:
+    /// <list type="bullet">
+    /// <item>mmap threshold 32 MB (glibc's largest) and no heap trimming: in a d_model 512 training step at context
+    /// 1024 the faults were about 5 % of the time (<c>perf</c>: clear_page and the fault path), and the process took
+    /// 578K page faults in 40 steps against 263K with these two;</item>
+    /// <item>no mmap at all (M_MMAP_MAX 0), so blocks above 32 MB, which long contexts make (one (1, 8192, 2048) fp32
+    /// activation is 64 MB), come from the heap too: d_model 512 × 2 training steps, alternated run by run (median
+    /// of 5 and 7 steps): context 8192 2.46 / 2.37 s → 1.78 / 1.69 s and 291K / 304K → 120K / 122K faults per run;
+    /// context 4096 933 / 830 ms → 791 / 813 ms. The cost is address space that the heap keeps: peak resident
+    /// memory at 8192 5.7 → 6.4–6.5 GB, at 4096 unchanged.</item>
+    /// </list>
     /// </summary>
     static void KeepFreedMemory()
     {
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("MAMBABYTE_RELEASE_FREED_MEMORY") == "1") return;
         try
         {
-            const int mTrimThreshold = -1, mMmapThreshold = -3;
-            KeepsFreedMemory = mallopt(mMmapThreshold, 32 << 20) == 1 & mallopt(mTrimThreshold, int.MaxValue) == 1;
+            const int mTrimThreshold = -1, mMmapThreshold = -3, mMmapMax = -4;
+            KeepsFreedMemory = mallopt(mMmapThreshold, 32 << 20) == 1 & mallopt(mTrimThreshold, int.MaxValue) == 1 & mallopt(mMmapMax, 0) == 1;
         }
         catch (EntryPointNotFoundException)
         {
             // not glibc (e.g. musl): its allocator keeps its own policy
         }
     }
+
+    /// <summary>
+    /// Whether an 80 MB block allocated on the calling thread comes from glibc's arena (and so stays with the process
+    /// when freed) rather than from a mapping of its own (<c>mallinfo2</c>'s count of mmapped regions unchanged). With
+    /// <see cref="KeepsFreedMemory"/> this holds on the main thread, where the trainer runs; threads with an arena of
+    /// their own still map blocks larger than its 64 MB heaps (glibc's fallback ignores M_MMAP_MAX). False off glibc.
+    /// </summary>
+    public static bool LargeBlocksComeFromTheHeap()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            MallInfo2 before = mallinfo2();
+            nint block = malloc(80u << 20);
+            if (block == 0) return false;
+            MallInfo2 during = mallinfo2();
+            free(block);
+            return during.MappedRegions == before.MappedRegions;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return false;   // not glibc, or older than 2.33 (no mallinfo2)
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct MallInfo2
+    {
+        public nuint Arena, OrdinaryBlocks, SmallBlocks, MappedRegions, MappedBytes, UnusedMax, FastBytes, AllocatedBytes, FreeBytes, KeepCost;
+    }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    static extern MallInfo2 mallinfo2();
+
+    [DllImport("libc", EntryPoint = "malloc")]
+    static extern nint malloc(nuint size);
+
+    [DllImport("libc", EntryPoint = "free")]
+    static extern void free(nint block);
 
     [DllImport("libc", EntryPoint = "mallopt")]
     static extern int mallopt(int parameter, int value);

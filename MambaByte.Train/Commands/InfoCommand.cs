@@ -29,7 +29,8 @@ public static class InfoCommand
             output.WriteLine($"bf16 units     {report.Bf16Units}");
             output.WriteLine($"int8 units     {report.Int8Units}");
             output.WriteLine($"native fix     {report.NativeFix}");
-            output.WriteLine($"freed memory   {(report.KeepsFreedMemory ? "kept for reuse up to 32 MB blocks (glibc mallopt; MAMBABYTE_RELEASE_FREED_MEMORY=1 turns it off)" : "returned to the system (allocator default)")}");
+            output.WriteLine($"large blocks   {(report.LargeBlocksFromHeap ? "from the heap (an 80 MB probe on this thread stayed in glibc's arena)" : "mapped one by one and unmapped when freed (allocator default)")}");
+            output.WriteLine($"freed memory   {(report.KeepsFreedMemory ? "kept for reuse (glibc mallopt: heap only, no trimming; MAMBABYTE_RELEASE_FREED_MEMORY=1 turns it off)" : "returned to the system (allocator default)")}");
             return 0;
         });
         return command;
