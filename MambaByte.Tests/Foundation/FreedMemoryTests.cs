@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using MambaByte.Tests.Support;
 
 namespace MambaByte.Tests.Foundation;
 
@@ -30,8 +31,7 @@ public sealed class FreedMemoryTests
     [Fact]
     public void Blocks_larger_than_32_MB_come_from_the_heap_unless_the_opt_out_is_set()
     {
-        bool glibc = OperatingSystem.IsLinux()
-            && new[] { "/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6" }.Any(File.Exists);
+        bool glibc = Glibc.Present;
         JsonElement kept = Info(release: false), released = Info(release: true);
         Assert.Equal(glibc, kept.GetProperty("KeepsFreedMemory").GetBoolean());
         Assert.Equal(glibc, kept.GetProperty("LargeBlocksFromHeap").GetBoolean());
