@@ -53,21 +53,22 @@ internal readonly unsafe struct Lanes512<T> : ISimdLanes<Lanes512<T>, T> where T
         return new(a.V * b.V + c.V);
     }
 
-    /// <summary>Float: <see cref="SelectiveScanKernel{T}.Exp2Float"/>'s polynomial at 512 bits. Double: exact Vector512.Exp.</summary>
+    /// <summary>
+    /// Float: <see cref="SelectiveScanKernel{T}.Exp2Float"/>'s polynomial at 512 bits, with AVX-512's own round
+    /// (vrndscaleps) and exponent scaling (vscalefps) in place of the rounding-shift trick: the same k and f, so the
+    /// same result wherever 2ʸ is a normal float, and an exact 0 or subnormal below it. Double: exact Vector512.Exp.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512<T> Decay(Lanes512<T> dt, Lanes512<T> scaledRate)
     {
         Vector512<T> y = dt.V * scaledRate.V;
         if (typeof(T) == typeof(double)) return new(Vector512.Exp(y.As<T, double>()).As<double, T>());
-        Vector512<float> x = Vector512.Min(Vector512.Max(y.As<T, float>(), Vector512.Create(-125f)), Vector512.Create(127f));
+        Vector512<float> x = y.As<T, float>();
+        if (Avx512F.IsSupported) return new(SelectiveScanKernel<float>.Exp2Scaled(x).As<float, T>());
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-125f)), Vector512.Create(127f));
         Vector512<float> shifted = x + Vector512.Create(SelectiveScanKernel<float>.RoundingShift);
         Vector512<float> f = x - (shifted - Vector512.Create(SelectiveScanKernel<float>.RoundingShift));
-        Vector512<float> poly = Vector512.Create(SelectiveScanKernel<float>.Exp2C5);
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C4));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C3));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C2));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C1));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(SelectiveScanKernel<float>.Exp2C0));
+        Vector512<float> poly = SelectiveScanKernel<float>.Exp2Polynomial(f);
         return new((poly.AsInt32() + Vector512.ShiftLeft(shifted.AsInt32(), 23)).AsSingle().As<float, T>());
     }
 
