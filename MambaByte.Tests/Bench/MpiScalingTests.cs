@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using MambaByte.Tests.Support;
 using MambaByte.Train;
@@ -31,5 +32,31 @@ public sealed class MpiScalingTests
         Assert.Equal(bytesTwo / (2 * bytesOne), target.GetProperty("Measured").GetDouble(), 9);
         Assert.Contains("| 2 | 8,560 | 32 |", output.ToString());
         Assert.Matches(@"target: MPI data-parallel scaling efficiency at 2 ranks \(tiny, context 32\) >= 85 %: [0-9.]+ % (PASS|MISS)", output.ToString());
+    }
+    /// <summary>
+    /// Without mpiexec on PATH the scaling section is an environment problem, not a bug: one "mambabyte: error:" line that
+    /// names mpiexec and the package, exit 1. Run in a child process whose PATH holds only the dotnet host's folder.
+    /// </summary>
+    [Fact]
+    public async Task Mpi_scaling_without_mpiexec_on_the_path_is_one_clear_error_line_and_exit_1()
+    {
+        string dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        var start = new ProcessStartInfo(dotnet, [Path.Combine(AppContext.BaseDirectory, "mambabyte.dll"), "bench", "--mpi-scaling", "--mpi-preset", "tiny"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var temp = new TempDir();
+        start.Environment["PATH"] = temp.Path;                                         // an empty folder: no mpiexec
+        using Process process = Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        Task<string> stdoutTask = process.StandardOutput.ReadToEndAsync(timeout.Token);
+        string stderr = await process.StandardError.ReadToEndAsync(timeout.Token);
+        string stdout = await stdoutTask;
+        await process.WaitForExitAsync(timeout.Token);
+        string[] lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(process.ExitCode == 1, $"exit {process.ExitCode}: {stderr}{stdout}");
+        Assert.Single(lines);
+        Assert.Matches("^mambabyte: error: .*mpiexec is not on PATH.*apt-get install mpich", lines[0]);
     }
 }

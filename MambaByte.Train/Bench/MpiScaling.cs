@@ -116,7 +116,7 @@ public static class MpiScaling
     {
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
             if (File.Exists(Path.Combine(dir, "mpiexec"))) return Path.Combine(dir, "mpiexec");
-        throw new InvalidOperationException("bench --mpi-scaling: mpiexec is not on PATH; install MPICH (Debian: apt-get install mpich)");
+        throw new UserInputException("bench --mpi-scaling: mpiexec is not on PATH; install MPICH (Debian: apt-get install mpich)");
     }
 
     static double Median(List<double> values)
