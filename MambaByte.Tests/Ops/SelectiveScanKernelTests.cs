@@ -69,4 +69,20 @@ public sealed class SelectiveScanKernelTests
         Assert.Equal(0f, SelectiveScanKernel<float>.LogFloat(Vector256.Create(1f)).GetElement(0));
         Assert.True(Math.Abs(SelectiveScanKernel<float>.LogFloat(Vector256.Create(1.0001f)).GetElement(0) - Math.Log(1.0001f)) < 1e-10);
     }
+    [Fact]
+    public unsafe void Aligned_scratch_arrays_start_on_cache_lines_are_zero_and_do_not_overlap()
+    {
+        long[] lengths = [17, 1, 64, 3, 0, 100];
+        using var scratch = new AlignedScratch<float>(lengths);
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            Assert.Equal(0, (nint)scratch[i] % 64);
+            for (long j = 0; j < lengths[i]; j++) Assert.Equal(0f, scratch[i][j]);
+            if (i + 1 < lengths.Length) Assert.True(scratch[i] + lengths[i] <= scratch[i + 1], $"array {i} runs into array {i + 1}");
+        }
+        for (int i = 0; i < lengths.Length; i++)
+            for (long j = 0; j < lengths[i]; j++) scratch[i][j] = i + 1;                 // every array written whole ...
+        for (int i = 0; i < lengths.Length; i++)
+            for (long j = 0; j < lengths[i]; j++) Assert.Equal(i + 1f, scratch[i][j]);  // ... and read back unchanged
+    }
 }

@@ -31,12 +31,9 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         Parallel.For(0, tasks, task =>
         {
             (long first, long end) = Range(channels, tasks, task);
-            var state = new T[args.PaddedStates];
-            var steps = new T[args.Length];
-            fixed (T* h = state, dts = steps)
-            {
-                for (long c = first; c < end; c++) ForwardChannel(args, c, h, dts);
-            }
+            using var scratch = new AlignedScratch<T>(args.PaddedStates, args.Length);
+            T* h = scratch[0], dts = scratch[1];
+            for (long c = first; c < end; c++) ForwardChannel(args, c, h, dts);
         });
     }
 
@@ -94,21 +91,11 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
             long bi = task / tasksPerBatch;
             (long first, long end) = Range(args.Channels, tasksPerBatch, task % tasksPerBatch);
             long np = args.PaddedStates, k = args.ChunkLength;
-            var states = new T[(k + 1) * np];
-            var decays = new T[k * np];
-            var steps = new T[args.Length];
-            var stepSlopes = new T[args.Length];
-            var preGate = new T[k];
-            var gradIn = new T[k];
-            var adjoint = new T[np];
-            var dA = new T[np];
-            fixed (T* hs = states, ds = decays, dts = steps, slopes = stepSlopes, ys = preGate, gs = gradIn, dh = adjoint, da = dA)
-            {
-                var scratch = new Scratch(hs, ds, dts, slopes, ys, gs, dh, da);
-                T* dBt = (T*)args.DBtPartial + (long)task * args.Length * np;
-                T* dCt = (T*)args.DCtPartial + (long)task * args.Length * np;
-                for (long di = first; di < end; di++) BackwardChannel(args, bi * args.Channels + di, scratch, dBt, dCt);
-            }
+            using var buffers = new AlignedScratch<T>((k + 1) * np, k * np, args.Length, args.Length, k, k, np, np);
+            var scratch = new Scratch(buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5], buffers[6], buffers[7]);
+            T* dBt = (T*)args.DBtPartial + (long)task * args.Length * np;
+            T* dCt = (T*)args.DCtPartial + (long)task * args.Length * np;
+            for (long di = first; di < end; di++) BackwardChannel(args, bi * args.Channels + di, scratch, dBt, dCt);
         });
     }
 
