@@ -68,7 +68,7 @@ internal readonly unsafe struct Lanes512<T> : ISimdLanes<Lanes512<T>, T> where T
         x = Vector512.Min(Vector512.Max(x, Vector512.Create(-125f)), Vector512.Create(127f));
         Vector512<float> shifted = x + Vector512.Create(SelectiveScanKernel<float>.RoundingShift);
         Vector512<float> f = x - (shifted - Vector512.Create(SelectiveScanKernel<float>.RoundingShift));
-        Vector512<float> poly = SelectiveScanKernel<float>.Exp2Polynomial(f);
+        Vector512<float> poly = SelectiveScanKernel<float>.Exp2Polynomial(new Lanes512<float>(f)).V;
         return new((poly.AsInt32() + Vector512.ShiftLeft(shifted.AsInt32(), 23)).AsSingle().As<float, T>());
     }
 

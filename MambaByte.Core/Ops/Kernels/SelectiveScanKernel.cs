@@ -334,24 +334,24 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         {
             y = Vector256.Max(y, Vector256.Create(-160f));
             Vector256<float> k = Avx512F.VL.RoundScale(y, 0);
-            return Avx512F.VL.Scale(Exp2Polynomial(y - k), k);
+            return Avx512F.VL.Scale(Exp2Polynomial(new Lanes256<float>(y - k)).V, k);
         }
         y = Vector256.Min(Vector256.Max(y, Vector256.Create(-125f)), Vector256.Create(127f));
         Vector256<float> shifted = y + Vector256.Create(RoundingShift);
         Vector256<float> f = y - (shifted - Vector256.Create(RoundingShift));                  // y − round(y)
-        return (Exp2Polynomial(f).AsInt32() + Vector256.ShiftLeft(shifted.AsInt32(), 23)).AsSingle();
+        return (Exp2Polynomial(new Lanes256<float>(f)).V.AsInt32() + Vector256.ShiftLeft(shifted.AsInt32(), 23)).AsSingle();
     }
 
-    /// <summary>2ᶠ for |f| ≤ ½ by the degree-5 minimax polynomial below.</summary>
+    /// <summary>2ᶠ for |f| ≤ ½ by the degree-5 minimax polynomial below, at either vector width.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Exp2Polynomial(Vector256<float> f)
+    internal static TV Exp2Polynomial<TV>(TV f) where TV : unmanaged, ISimdLanes<TV, float>
     {
-        Vector256<float> poly = Vector256.Create(Exp2C5);
-        poly = Vector256.FusedMultiplyAdd(poly, f, Vector256.Create(Exp2C4));
-        poly = Vector256.FusedMultiplyAdd(poly, f, Vector256.Create(Exp2C3));
-        poly = Vector256.FusedMultiplyAdd(poly, f, Vector256.Create(Exp2C2));
-        poly = Vector256.FusedMultiplyAdd(poly, f, Vector256.Create(Exp2C1));
-        return Vector256.FusedMultiplyAdd(poly, f, Vector256.Create(Exp2C0));
+        TV poly = TV.Broadcast(Exp2C5);
+        poly = TV.Fma(poly, f, TV.Broadcast(Exp2C4));
+        poly = TV.Fma(poly, f, TV.Broadcast(Exp2C3));
+        poly = TV.Fma(poly, f, TV.Broadcast(Exp2C2));
+        poly = TV.Fma(poly, f, TV.Broadcast(Exp2C1));
+        return TV.Fma(poly, f, TV.Broadcast(Exp2C0));
     }
 
     /// <summary>
@@ -366,19 +366,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
     {
         y = Vector512.Max(y, Vector512.Create(-160f));
         Vector512<float> k = Avx512F.RoundScale(y, 0);                                        // imm 0: to nearest, even on ties
-        return Avx512F.Scale(Exp2Polynomial(y - k), k);
-    }
-
-    /// <summary>2ᶠ for |f| ≤ ½: <see cref="Exp2Float"/>'s polynomial at 512 bits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Exp2Polynomial(Vector512<float> f)
-    {
-        Vector512<float> poly = Vector512.Create(Exp2C5);
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(Exp2C4));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(Exp2C3));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(Exp2C2));
-        poly = Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(Exp2C1));
-        return Vector512.FusedMultiplyAdd(poly, f, Vector512.Create(Exp2C0));
+        return Avx512F.Scale(Exp2Polynomial(new Lanes512<float>(y - k)).V, k);
     }
 
     /// <summary>
