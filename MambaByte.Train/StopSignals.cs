@@ -26,7 +26,14 @@ public sealed class StopSignals : IDisposable
     {
         context.Cancel = true;
         error.WriteLine($"mambabyte: {context.Signal}: saving a checkpoint at the next step boundary");
-        stop.Cancel();
+        try
+        {
+            stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The runtime had already taken this registration for the signal when Dispose ran: nothing is left to stop.
+        }
     }
 
     public void Dispose()

@@ -30,6 +30,7 @@ public sealed class SignalTests
                  })
             start.ArgumentList.Add(arg);
         start.Environment["OMP_NUM_THREADS"] = "1";
+        ProcessSignals.RequireHandled(ProcessSignals.Number(signal));                      // the child inherits an ignore
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
 
