@@ -85,4 +85,37 @@ public sealed class SelectiveScanKernelTests
         for (int i = 0; i < lengths.Length; i++)
             for (long j = 0; j < lengths[i]; j++) Assert.Equal(i + 1f, scratch[i][j]);  // ... and read back unchanged
     }
+    /// <summary>
+    /// The 16-lane float softplus and sigmoid (the fused mixer's Δ and gate with AVX-512) against double-precision
+    /// formulas: softplus within 4 ulp-ish relative error everywhere torch computes log1p(eˣ) and exactly x above torch's
+    /// threshold 20; sigmoid within the same relative error, including its tiny values far below 0, with no overflow.
+    /// </summary>
+    /// <summary>log(1 + t) in double: the series for small t (where 1 + t would round t away, as .NET's LogP1 does), else Math.Log.</summary>
+    static double Log1p(double t) => t < 1e-4 ? t - t * t / 2 + t * t * t / 3 : Math.Log(1 + t);
+
+    [Fact]
+    public void Wide_softplus_and_sigmoid_match_double_precision_formulas()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;   // the 512-bit forms run only where 512-bit vectors do
+        double worstSoftplus = 0, worstSigmoid = 0;
+        for (int i = 0; i <= 400_000; i++)
+        {
+            float x = -100f + 140f * i / 400_000f;
+            var lanes = Lanes512<float>.Broadcast(x);
+            float softplus = Lanes512<float>.Softplus(lanes).V.GetElement(13), sigmoid = Lanes512<float>.Sigmoid(lanes).V.GetElement(2);
+            double expectedSoftplus = x > 20 ? x : Log1p(Math.Exp((double)x)), expectedSigmoid = 1 / (1 + Math.Exp(-(double)x));
+            if (x > 20) Assert.Equal(x, softplus);
+            if (expectedSoftplus > 1.2e-38) worstSoftplus = Math.Max(worstSoftplus, Math.Abs(softplus - expectedSoftplus) / expectedSoftplus);
+            if (expectedSigmoid > 1.2e-38) worstSigmoid = Math.Max(worstSigmoid, Math.Abs(sigmoid - expectedSigmoid) / expectedSigmoid);
+        }
+        Assert.True(worstSoftplus < 5e-7, $"softplus: worst relative error {worstSoftplus:G3}");
+        Assert.True(worstSigmoid < 5e-7, $"sigmoid: worst relative error {worstSigmoid:G3}");
+        foreach (float x in new[] { float.NegativeInfinity, -1000f, -104f, 1000f, float.PositiveInfinity })
+        {
+            var lanes = Lanes512<float>.Broadcast(x);
+            float softplus = Lanes512<float>.Softplus(lanes).V.GetElement(0), sigmoid = Lanes512<float>.Sigmoid(lanes).V.GetElement(0);
+            Assert.True(softplus == (x > 0 ? x : 0f) || Math.Abs(softplus - Math.Exp(x)) < 1e-44, $"softplus({x}) = {softplus}");
+            Assert.True(sigmoid == (x > 0 ? 1f : 0f) || Math.Abs(sigmoid - Math.Exp(x)) < 1e-44, $"sigmoid({x}) = {sigmoid}");
+        }
+    }
 }

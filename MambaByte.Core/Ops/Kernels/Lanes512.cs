@@ -72,13 +72,21 @@ internal readonly unsafe struct Lanes512<T> : ISimdLanes<Lanes512<T>, T> where T
         return new((poly.AsInt32() + Vector512.ShiftLeft(shifted.AsInt32(), 23)).AsSingle().As<float, T>());
     }
 
+    /// <summary>Float with AVX-512F: <see cref="SelectiveScanKernel{T}.Softplus512"/>. Otherwise the 256-bit formula on each half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Lanes512<T> Softplus(Lanes512<T> x) =>
-        new(Vector512.Create(SelectiveScanKernel<T>.Softplus(x.V.GetLower()), SelectiveScanKernel<T>.Softplus(x.V.GetUpper())));
+    public static Lanes512<T> Softplus(Lanes512<T> x)
+    {
+        if (typeof(T) == typeof(float) && Avx512F.IsSupported) return new(SelectiveScanKernel<float>.Softplus512(x.V.As<T, float>()).As<float, T>());
+        return new(Vector512.Create(SelectiveScanKernel<T>.Softplus(x.V.GetLower()), SelectiveScanKernel<T>.Softplus(x.V.GetUpper())));
+    }
 
+    /// <summary>Float with AVX-512F: <see cref="SelectiveScanKernel{T}.Sigmoid512"/>. Otherwise the 256-bit formula on each half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Lanes512<T> Sigmoid(Lanes512<T> x) =>
-        new(Vector512.Create(SelectiveScanKernel<T>.Sigmoid(x.V.GetLower()), SelectiveScanKernel<T>.Sigmoid(x.V.GetUpper())));
+    public static Lanes512<T> Sigmoid(Lanes512<T> x)
+    {
+        if (typeof(T) == typeof(float) && Avx512F.IsSupported) return new(SelectiveScanKernel<float>.Sigmoid512(x.V.As<T, float>()).As<float, T>());
+        return new(Vector512.Create(SelectiveScanKernel<T>.Sigmoid(x.V.GetLower()), SelectiveScanKernel<T>.Sigmoid(x.V.GetUpper())));
+    }
 
     /// <summary>Float: eight sums at a time, each half of the eight vectors reduced by <see cref="Lanes256{T}.TransposedSums"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
