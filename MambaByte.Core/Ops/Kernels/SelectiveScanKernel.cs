@@ -342,6 +342,24 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         return (Exp2Polynomial(new Lanes256<float>(f)).V.AsInt32() + Vector256.ShiftLeft(shifted.AsInt32(), 23)).AsSingle();
     }
 
+    /// <summary>
+    /// e^r for r = x − k·ln2 (|r| ≤ ln2/2), at either vector width: the remainder by a two-part (Cody–Waite) ln2, so
+    /// that k·ln2 is exact, then e^r by its degree-6 Taylor polynomial (truncation below 1.2e-7 relative).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV ExpOfRemainder<TV>(TV x, TV k) where TV : unmanaged, ISimdLanes<TV, float>
+    {
+        TV r = TV.Fma(k, TV.Broadcast(-0.693359375f), x);
+        r = TV.Fma(k, TV.Broadcast(2.12194440e-4f), r);
+        TV poly = TV.Broadcast(1f / 720);
+        poly = TV.Fma(poly, r, TV.Broadcast(1f / 120));
+        poly = TV.Fma(poly, r, TV.Broadcast(1f / 24));
+        poly = TV.Fma(poly, r, TV.Broadcast(1f / 6));
+        poly = TV.Fma(poly, r, TV.Broadcast(0.5f));
+        poly = TV.Fma(poly, r, TV.One);
+        return TV.Fma(poly, r, TV.One);
+    }
+
     /// <summary>2ᶠ for |f| ≤ ½ by the degree-5 minimax polynomial below, at either vector width.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static TV Exp2Polynomial<TV>(TV f) where TV : unmanaged, ISimdLanes<TV, float>
@@ -379,16 +397,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
     {
         Vector512<float> y = Vector512.Max(-Vector512.Abs(x), Vector512.Create(-104f));
         Vector512<float> k = Avx512F.RoundScale(y * Vector512.Create(1.44269504088896341f), 0);
-        Vector512<float> r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-0.693359375f), y);
-        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(2.12194440e-4f), r);
-        Vector512<float> poly = Vector512.Create(1f / 720);
-        poly = Vector512.FusedMultiplyAdd(poly, r, Vector512.Create(1f / 120));
-        poly = Vector512.FusedMultiplyAdd(poly, r, Vector512.Create(1f / 24));
-        poly = Vector512.FusedMultiplyAdd(poly, r, Vector512.Create(1f / 6));
-        poly = Vector512.FusedMultiplyAdd(poly, r, Vector512.Create(0.5f));
-        poly = Vector512.FusedMultiplyAdd(poly, r, Vector512<float>.One);
-        poly = Vector512.FusedMultiplyAdd(poly, r, Vector512<float>.One);
-        return Avx512F.Scale(poly, k);
+        return Avx512F.Scale(ExpOfRemainder(new Lanes512<float>(y), new Lanes512<float>(k)).V, k);
     }
 
     /// <summary>
@@ -475,15 +484,7 @@ internal static unsafe class SelectiveScanKernel<T> where T : unmanaged, IBinary
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87f)), Vector256.Create(88f));
         Vector256<float> shifted = Vector256.FusedMultiplyAdd(x, Vector256.Create(1.44269504088896341f), Vector256.Create(RoundingShift));
         Vector256<float> k = shifted - Vector256.Create(RoundingShift);                        // round(x·log₂e), see RoundingShift
-        Vector256<float> r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-0.693359375f), x);
-        r = Vector256.FusedMultiplyAdd(k, Vector256.Create(2.12194440e-4f), r);
-        Vector256<float> poly = Vector256.Create(1f / 720);
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(1f / 120));
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(1f / 24));
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(1f / 6));
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(0.5f));
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256<float>.One);
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256<float>.One);
+        Vector256<float> poly = ExpOfRemainder(new Lanes256<float>(x), new Lanes256<float>(k)).V;
         // 2^k as a float, (k + 127)·2²³ in its bits (a product, not an exponent add: near −87 the result is subnormal).
         return poly * (Vector256.ShiftLeft(shifted.AsInt32(), 23) + Vector256.Create(127 << 23)).AsSingle();
     }
