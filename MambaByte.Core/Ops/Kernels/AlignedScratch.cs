@@ -23,8 +23,9 @@ internal readonly unsafe struct AlignedScratch<T> : IDisposable where T : unmana
             offsets[i] = total;
             total += (lengths[i] * sizeof(T) + Alignment - 1) / Alignment * Alignment;
         }
-        block = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(total, Alignment), Alignment);
-        NativeMemory.Clear(block, (nuint)Math.Max(total, Alignment));
+        nuint bytes = (nuint)Math.Max(total, Alignment);                                   // at least one line, even for no arrays
+        block = (byte*)NativeMemory.AlignedAlloc(bytes, Alignment);
+        NativeMemory.Clear(block, bytes);
     }
 
     /// <summary>The start of array <paramref name="index"/>.</summary>

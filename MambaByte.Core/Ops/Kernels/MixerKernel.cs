@@ -43,10 +43,11 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, k = p.Kernel, l = p.Length;
         T* outRow = (T*)p.ConvOut + bi * l * e + c0, x = (T*)p.Xz + bi * l * p.XzStride + c0;
-        Vector256<T>* scratch = stackalloc Vector256<T>[2 * (int)k + 1];
-        Span<Vector256<T>> w = Aligned(scratch, 2 * (int)k)[..(int)k];
+        Vector256<T>* scratch = stackalloc Vector256<T>[2 * (int)k + 1];                  // one spare vector to align in
+        Span<Vector256<T>> all = new(VectorOps.Aligned(scratch), 2 * (int)k);
+        Span<Vector256<T>> w = all[..(int)k];
         Vector256<T> bias = ConvParameters(p, c0, lanes, w);
-        Span<Vector256<T>> window = Aligned(scratch, 2 * (int)k)[(int)k..];   // xpad[t .. t+k-1] = x[t-k+1 .. t]
+        Span<Vector256<T>> window = all[(int)k..];                                       // xpad[t .. t+k-1] = x[t-k+1 .. t]
         StartWindow(p, bi, c0, lanes, window);
         for (long t = 0; t < l; t++)
         {
@@ -110,8 +111,8 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, k = p.Kernel, l = p.Length;
         T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0, x = (T*)p.Xz + bi * l * p.XzStride + c0, gx = (T*)p.GradXz + bi * l * p.XzStride + c0;
-        Vector256<T>* scratch = stackalloc Vector256<T>[4 * (int)k + 1];
-        Span<Vector256<T>> all = Aligned(scratch, 4 * (int)k);
+        Vector256<T>* scratch = stackalloc Vector256<T>[4 * (int)k + 1];                  // one spare vector to align in
+        Span<Vector256<T>> all = new(VectorOps.Aligned(scratch), 4 * (int)k);
         Span<Vector256<T>> w = all[..(int)k];
         Vector256<T> bias = ConvParameters(p, c0, lanes, w);
         Span<Vector256<T>> dw = all.Slice((int)k, (int)k);
@@ -179,13 +180,6 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
         : MixerScanKernel<T, Lanes256<T>>.BackwardTasksPerBatch(batch, channels, work);
 
     // ---------------------------------------------------------------- helpers
-
-    /// <summary>
-    /// <paramref name="count"/> vectors from the first 32-byte boundary in <paramref name="raw"/> (which holds one spare
-    /// vector): stackalloc aligns to 16 bytes only, and a vector across two cache lines costs two accesses.
-    /// </summary>
-    static Span<Vector256<T>> Aligned(Vector256<T>* raw, int count) =>
-        new((Vector256<T>*)(((nint)raw + sizeof(Vector256<T>) - 1) & ~(nint)(sizeof(Vector256<T>) - 1)), count);
 
     /// <summary>Runs <paramref name="body"/> for 0..items−1: inline when the work is small, else on the thread pool in a few chunks per core.</summary>
     internal static void For(long items, long work, Action<long> body)

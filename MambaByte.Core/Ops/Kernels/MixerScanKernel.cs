@@ -27,15 +27,6 @@ internal static unsafe class MixerScanKernel<T, TV>
     static long Blocks(long channels) => (channels + Width - 1) / Width;
 
     /// <summary>
-    /// The first vector-aligned address at or after <paramref name="p"/> (the buffer holds one spare vector for it).
-    /// Neither stackalloc nor a managed array aligns to a 512-bit vector, and a misaligned one splits every load and
-    /// store of the scan's per-state scratch across two cache lines. Unaligned, the forward at d_inner 1024 × 1024 steps
-    /// (one thread) took either about 8 or about 13 ms depending on where the process's stack fell (4 of 8 processes
-    /// slow); aligned, 7.3–9.3 ms over 8 processes.
-    /// </summary>
-    static TV* Aligned(TV* p) => (TV*)(((nint)p + sizeof(TV) - 1) & ~(nint)(sizeof(TV) - 1));
-
-    /// <summary>
     /// h_t = exp(Δ_t·A) ⊙ h_{t−1} + Δ_t·B_t·u_t, y_t = (C_t·h_t + D·u_t)·silu(z_t), Δ_t = softplus(delta_t + bias);
     /// writes y, the last state and (when non-null) the state before every <see cref="MixerBuffers.ChunkLength"/>-th step.
     /// </summary>
@@ -48,7 +39,7 @@ internal static unsafe class MixerScanKernel<T, TV>
             // Scratch: state n, A·RateScale n, then Δ, Δ·u and C·h for each step of a chunk.
             int chunk = (int)Math.Min(args.Length, ForwardChunk);
             TV* scratch = stackalloc TV[2 * (int)args.States + 3 * chunk + 1];
-            ScanForwardBlock(args, item / blocks, item % blocks * Width, Aligned(scratch), chunk);
+            ScanForwardBlock(args, item / blocks, item % blocks * Width, VectorOps.Aligned(scratch), chunk);
         });
     }
 
@@ -151,7 +142,7 @@ internal static unsafe class MixerScanKernel<T, TV>
             if (backwardScratch is null || backwardScratch.Length < size + 1) backwardScratch = new TV[size + 1];
             fixed (TV* unaligned = backwardScratch)
             {
-                TV* s = Aligned(unaligned);
+                TV* s = VectorOps.Aligned(unaligned);
                 T* dBc = (T*)args.GradBcPartial + task * args.Length * args.BcStride;
                 for (long block = first; block < end; block++) ScanBackwardBlock(args, bi, block * Width, s, dBc);
             }
