@@ -33,9 +33,10 @@ public sealed class MpiScalingTests
         Assert.Contains("| 2 | 8,560 | 32 |", output.ToString());
         Assert.Matches(@"target: MPI data-parallel scaling efficiency at 2 ranks \(tiny, context 32\) >= 85 %: [0-9.]+ % (PASS|MISS)", output.ToString());
     }
+
     /// <summary>
     /// Without mpiexec on PATH the scaling section is an environment problem, not a bug: one "mambabyte: error:" line that
-    /// names mpiexec and the package, exit 1. Run in a child process whose PATH holds only the dotnet host's folder.
+    /// names mpiexec and the package, exit 1. Run in a child process whose PATH is one empty folder.
     /// </summary>
     [Fact]
     public async Task Mpi_scaling_without_mpiexec_on_the_path_is_one_clear_error_line_and_exit_1()

@@ -69,6 +69,7 @@ public sealed class SelectiveScanKernelTests
         Assert.Equal(0f, SelectiveScanKernel<float>.LogFloat(Vector256.Create(1f)).GetElement(0));
         Assert.True(Math.Abs(SelectiveScanKernel<float>.LogFloat(Vector256.Create(1.0001f)).GetElement(0) - Math.Log(1.0001f)) < 1e-10);
     }
+
     [Fact]
     public unsafe void Aligned_scratch_arrays_start_on_cache_lines_are_zero_and_do_not_overlap()
     {
@@ -85,14 +86,15 @@ public sealed class SelectiveScanKernelTests
         for (int i = 0; i < lengths.Length; i++)
             for (long j = 0; j < lengths[i]; j++) Assert.Equal(i + 1f, scratch[i][j]);  // ... and read back unchanged
     }
+
+    /// <summary>log(1 + t) in double: the series for small t (where 1 + t would round t away, as .NET's LogP1 does), else Math.Log.</summary>
+    static double Log1p(double t) => t < 1e-4 ? t - t * t / 2 + t * t * t / 3 : Math.Log(1 + t);
+
     /// <summary>
     /// The 16-lane float softplus and sigmoid (the fused mixer's Δ and gate with AVX-512) against double-precision
     /// formulas: softplus within 4 ulp-ish relative error everywhere torch computes log1p(eˣ) and exactly x above torch's
     /// threshold 20; sigmoid within the same relative error, including its tiny values far below 0, with no overflow.
     /// </summary>
-    /// <summary>log(1 + t) in double: the series for small t (where 1 + t would round t away, as .NET's LogP1 does), else Math.Log.</summary>
-    static double Log1p(double t) => t < 1e-4 ? t - t * t / 2 + t * t * t / 3 : Math.Log(1 + t);
-
     [Fact]
     public void Wide_softplus_and_sigmoid_match_double_precision_formulas()
     {
