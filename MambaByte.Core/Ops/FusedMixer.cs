@@ -91,6 +91,24 @@ public static class FusedMixer
         return new ScanResult(y, last);
     }
 
+    /// <summary>
+    /// A whole mixer layer without carried state as one autograd node (<see cref="FusedMixerFunction"/>): hidden (b, l, d)
+    /// in the projections' dtype → out_proj's output (b, l, d). The same computation as in_proj, <see cref="ConvSilu"/>,
+    /// x_proj, dt_proj, <see cref="Scan"/> (A = −exp(A_log), softplus(Δ + dt_proj.bias), D skip, silu(z) gate) and
+    /// out_proj composed, with the projections' products on the calling thread when they are small.
+    /// </summary>
+    public static Tensor Mixer(
+        Tensor hidden, Tensor inWeight, Tensor? inBias, Tensor convWeight, Tensor? convBias, Tensor xWeight, Tensor dtWeight,
+        Tensor dtBias, Tensor aLog, Tensor D, Tensor outWeight, Tensor? outBias, long dtRank)
+    {
+        Check(hidden);
+        using var scope = NewDisposeScope();
+        Tensor?[] inputs = [hidden, inWeight, inBias, convWeight, convBias, xWeight, dtWeight, dtBias, aLog, D, outWeight, outBias];
+        bool keepForBackward = is_grad_enabled() && inputs.Any(t => t is not null && t.requires_grad);
+        object?[] args = [Ready(hidden, hidden.dtype), inWeight, inBias, convWeight, convBias, xWeight, dtWeight, dtBias, aLog, D, outWeight, outBias, dtRank, keepForBackward];
+        return FusedMixerFunction.apply(args!).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The tensor in the compute dtype and contiguous: itself when it already is (no new handle per call).</summary>
     static Tensor Ready(Tensor t, ScalarType compute) => t.dtype == compute && t.is_contiguous() ? t : t.to_type(compute).contiguous();
 

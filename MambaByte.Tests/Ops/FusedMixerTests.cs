@@ -171,6 +171,84 @@ public sealed class FusedMixerTests
         }
     }
 
+    /// <summary>
+    /// The one-node mixer (no carried state) with in_proj/out_proj biases and without a conv bias, which the default
+    /// config does not exercise, against the tensor-op mixer at float64.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void Fused_mixer_with_and_without_optional_biases_equals_the_tensor_op_mixer_at_float64(bool bias, bool convBias)
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        var config = new MambaConfig { DModel = 11, NLayer = 1, DState = 6, Bias = bias, ConvBias = convBias };
+        manual_seed(21);
+        using var mixer = new MambaMixer(config);
+        mixer.to(float64);
+        using (no_grad())
+        {
+            foreach ((string name, Tensor p) in mixer.named_parameters())
+                if (name.EndsWith(".bias")) p.copy_(randn(p.shape, dtype: float64, generator: new Generator(5)));   // zero at init: make them count
+        }
+        var gen = new Generator(8);
+        Tensor hidden = randn([3, 50, 11], dtype: float64, generator: gen), gOut = randn([3, 50, 11], dtype: float64, generator: gen);
+        var results = new List<(Tensor Out, Tensor GradHidden, Dictionary<string, Tensor> Grads)>();
+        foreach (MixerKind kind in new[] { MixerKind.TensorOps, MixerKind.Fused })
+        {
+            mixer.zero_grad();
+            Tensor h = hidden.clone().requires_grad_();
+            Tensor output = mixer.Forward(h, null, SelectiveScanKind.Reference, kind);
+            (output * gOut).sum().backward();
+            results.Add((output.detach(), h.grad!.clone(), mixer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone())));
+        }
+        Assert.Equal(8 + (bias ? 2 : 0) + (convBias ? 1 : 0), results[0].Grads.Count);
+        AssertClose("output", results[1].Out, results[0].Out, 1e-10, 1e-10);
+        AssertClose("d hidden", results[1].GradHidden, results[0].GradHidden, 1e-10, 1e-10);
+        foreach ((string name, Tensor expected) in results[0].Grads) AssertClose($"d {name}", results[1].Grads[name], expected, 1e-10, 1e-10);
+    }
+
+    /// <summary>
+    /// bf16 mixed precision as the trainer runs it (bf16 projections and conv, float32 A_log, D and dt_proj.bias): the
+    /// one-node mixer against the tensor-op mixer on the same bf16 weights. Both run the same bf16 products and float32
+    /// scans, so they differ only where the float32 scans' last bits round a bf16 activation the other way (one bf16
+    /// step, 2⁻⁸ relative); the bound allows a few such steps. Every gradient comes back in its parameter's dtype.
+    /// </summary>
+    [Fact]
+    public void Fused_mixer_in_bf16_mixed_precision_matches_the_tensor_op_mixer_and_keeps_parameter_dtypes()
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        var config = new MambaConfig { DModel = 32, NLayer = 1, DState = 8 };
+        manual_seed(4);
+        using var mixer = new MambaMixer(config);
+        mixer.to(bfloat16);
+        mixer.KeepFloat32();
+        var gen = new Generator(6);
+        Tensor hidden = randn([2, 40, 32], generator: gen).to_type(bfloat16), gOut = randn([2, 40, 32], generator: gen).to_type(bfloat16);
+        var results = new List<(Tensor Out, Tensor GradHidden, Dictionary<string, Tensor> Grads)>();
+        foreach (MixerKind kind in new[] { MixerKind.TensorOps, MixerKind.Fused })
+        {
+            mixer.zero_grad();
+            Tensor h = hidden.clone().requires_grad_();
+            Tensor output = mixer.Forward(h, null, SelectiveScanKind.Reference, kind);
+            Assert.Equal(bfloat16, output.dtype);
+            (output * gOut).sum().backward();
+            foreach (var (name, p) in mixer.named_parameters()) Assert.True(p.dtype == p.grad!.dtype, $"d {name}: {p.grad!.dtype}, parameter {p.dtype}");
+            results.Add((output.detach().to_type(float64), h.grad!.to_type(float64),
+                mixer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.to_type(float64))));
+        }
+        Assert.Equal(float32, mixer.named_parameters().Single(p => p.name == "A_log").parameter.dtype);
+        void Close(string what, Tensor actual, Tensor expected)
+        {
+            double scale = expected.abs().max().item<double>();
+            AssertClose(what, actual, expected, 3e-2, 3e-2 * scale);
+        }
+        Close("output", results[1].Out, results[0].Out);
+        Close("d hidden", results[1].GradHidden, results[0].GradHidden);
+        foreach ((string name, Tensor expected) in results[0].Grads) Close($"d {name}", results[1].Grads[name], expected);
+    }
+
     [Theory]
     [InlineData("float64")]
     [InlineData("float32")]

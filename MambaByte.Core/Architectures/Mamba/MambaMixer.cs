@@ -151,6 +151,11 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
         int dInner = config.DInner, dConv = config.DConv, dtRank = config.ResolvedDtRank;
 
         hidden = hidden.to_type(in_proj.weight!.dtype);                                        // norms run in float32
+        if (state is null)                                                                     // the whole layer in one node
+        {
+            return FusedMixer.Mixer(hidden, in_proj.weight!, in_proj.bias, conv1d.weight!, conv1d.bias, x_proj.weight!, dt_proj.weight!,
+                dt_proj.bias!, A_log, D, out_proj.weight!, out_proj.bias, dtRank).MoveToOuterDisposeScope();
+        }
         ScalarType compute = SelectiveScan.ComputeType(hidden.dtype);
         Tensor xz = in_proj.forward(hidden).to_type(compute);                                  // (b, l, 2*d_inner), read by both kernels
         Tensor? left = state?.ConvState.narrow(2, 1, dConv - 1);                               // (b, d_inner, d_conv-1)

@@ -53,7 +53,7 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
     /// <summary>Σ over the batch rows of a per-row partial (no reduction for one row).</summary>
     internal static Tensor SumBatch(Tensor partial) => partial.shape[0] == 1 ? partial.squeeze(0) : partial.sum(dim: 0);
 
-    static MixerBuffers Buffers(Tensor xz, Tensor weight, Tensor? bias, Tensor? left) => new()
+    internal static MixerBuffers Buffers(Tensor xz, Tensor weight, Tensor? bias, Tensor? left) => new()
     {
         Batch = xz.shape[0], Length = xz.shape[1], Channels = weight.shape[0], Kernel = weight.shape[2], XzStride = xz.shape[2],
         Xz = TensorAddress.Of(xz), ConvWeight = TensorAddress.Of(weight), ConvBias = TensorAddress.Of(bias), Left = TensorAddress.Of(left),

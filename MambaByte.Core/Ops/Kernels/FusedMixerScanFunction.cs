@@ -93,9 +93,9 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         return grads.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
     }
 
-    static Tensor? Defined(Tensor? t) => t is null || t.IsInvalid ? null : t;
+    internal static Tensor? Defined(Tensor? t) => t is null || t.IsInvalid ? null : t;
 
-    static MixerBuffers Buffers(Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog)
+    internal static MixerBuffers Buffers(Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog)
     {
         long states = A.shape[1];
         return new MixerBuffers

@@ -34,8 +34,10 @@ internal readonly record struct MixerBuffers
     public nint ConvBias { get; init; }
     public nint ConvOut { get; init; }
     public nint GradConvOut { get; init; }
-    /// <summary>∂L/∂xz written into the x half (a zero-filled (b, l, 2e) buffer).</summary>
+    /// <summary>∂L/∂xz written into the x half of a (b, l, 2e) buffer; the z half is zeroed unless <see cref="GradXzHoldsZ"/>.</summary>
     public nint GradXz { get; init; }
+    /// <summary>True when <see cref="GradXz"/>'s z half already holds ∂L/∂z (the scan's backward ran first into the same buffer): the conv's backward leaves it.</summary>
+    public bool GradXzHoldsZ { get; init; }
     public nint GradLeft { get; init; }
     /// <summary>(b, e, k) and (b, e): per-batch-row partial sums the caller reduces.</summary>
     public nint GradConvWeightPartial { get; init; }

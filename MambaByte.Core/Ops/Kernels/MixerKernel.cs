@@ -149,7 +149,7 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
             if (s >= 0)
             {
                 Store(gradInput, gx + s * p.XzStride, lanes);
-                Store(Vector256<T>.Zero, gx + s * p.XzStride + e, lanes);
+                if (!p.GradXzHoldsZ) Store(Vector256<T>.Zero, gx + s * p.XzStride + e, lanes);
             }
             else if (p.GradLeft != 0) Store(gradInput, (T*)p.GradLeft + (bi * (k - 1) + k - 1 + s) * e + c0, lanes);
             Shift(dWindow);
