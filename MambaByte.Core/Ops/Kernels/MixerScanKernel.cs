@@ -201,16 +201,30 @@ internal static unsafe class MixerScanKernel<T, TV>
                 TV dt = steps[i], dtu = inputs[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;
                 TV* hPrev = states + i * n, hNext = hPrev + n, dec = decays + i * n;
-                TV y = TV.Zero;
-                for (int j = 0; j < n; j++)
+                T* bRow = bc + p.BOffset, cRow = bc + p.COffset;
+                TV y = TV.Zero, yOdd = TV.Zero;   // two sums: half the dependency chain
+                int j = 0;
+                for (; j + 1 < n; j += 2)
+                {
+                    TV decay0 = TV.Decay(dt, scaled[j]), decay1 = TV.Decay(dt, scaled[j + 1]);
+                    dec[j] = decay0;
+                    dec[j + 1] = decay1;
+                    TV h0 = TV.Fma(decay0, hPrev[j], TV.Broadcast(bRow[j]) * dtu);
+                    TV h1 = TV.Fma(decay1, hPrev[j + 1], TV.Broadcast(bRow[j + 1]) * dtu);
+                    hNext[j] = h0;
+                    hNext[j + 1] = h1;
+                    y = TV.Fma(TV.Broadcast(cRow[j]), h0, y);
+                    yOdd = TV.Fma(TV.Broadcast(cRow[j + 1]), h1, yOdd);
+                }
+                for (; j < n; j++)
                 {
                     TV decay = TV.Decay(dt, scaled[j]);
                     dec[j] = decay;
-                    TV hj = TV.Fma(decay, hPrev[j], TV.Broadcast(bc[p.BOffset + j]) * dtu);
+                    TV hj = TV.Fma(decay, hPrev[j], TV.Broadcast(bRow[j]) * dtu);
                     hNext[j] = hj;
-                    y = TV.Fma(TV.Broadcast(bc[p.COffset + j]), hj, y);
+                    y = TV.Fma(TV.Broadcast(cRow[j]), hj, y);
                 }
-                readouts[i] = y;
+                readouts[i] = y + yOdd;
             }
             for (long t = t0; t < t1; t++)                                                        // the gate's backward, ∂L/∂D
             {
@@ -241,26 +255,52 @@ internal static unsafe class MixerScanKernel<T, TV>
                 T* dBRow = dBc + t * p.BcStride + p.BOffset, dCRow = dBc + t * p.BcStride + p.COffset;
                 TV* hPrev = states + i * n, hNext = hPrev + n, dec = decays + i * n;
                 // ∂L/∂Δ_t = Σ_j ∂L/∂(Δ_t·A_j)·A_j + u_t·Σ_j ∂L/∂h_t[j]·B_t[j], and ∂L/∂u_t = D·g + Δ_t·Σ_j ∂L/∂h_t[j]·B_t[j]:
-                // one sum over j serves both.
-                TV stepAcc = TV.Zero, inputAcc = TV.Zero;
+                // one sum over j serves both. Two partial sums of each (even and odd j) halve the dependency chains, and the
+                // sums end before any call (a partial store, the lane sums): a vector live across a call is kept in memory,
+                // and the JIT then stores it on every pass of this loop.
+                TV stepAcc = TV.Zero, inputAcc = TV.Zero, stepOdd = TV.Zero, inputOdd = TV.Zero;
                 TV* record = records, hp = hPrev, dc = dec;
                 T* bj = bc + p.BOffset;                                                           // B_t[j]; C_t[j] is bj[n]
-                for (int j = 0; j < n; j++, record += PerState, hp++, dc++, bj++)
+                int j = 0;
+                for (; j + 1 < n; j += 2, record += 2 * PerState, hp += 2, dc += 2, bj += 2)
+                {
+                    TV decay0 = dc[0], decay1 = dc[1];
+                    TV* record1 = record + PerState;
+                    record[CTerm] = hp[n] * g;                                                    // h_t·g, summed into ∂L/∂C_t
+                    record1[CTerm] = hp[n + 1] * g;
+                    TV adj0 = TV.Fma(TV.Broadcast(bj[n]), g, record[Adjoint]);                    // ∂L/∂h_t
+                    TV adj1 = TV.Fma(TV.Broadcast(bj[n + 1]), g, record1[Adjoint]);
+                    TV dExponent0 = adj0 * hp[0] * decay0;                                        // ∂L/∂(Δ_t·A)
+                    TV dExponent1 = adj1 * hp[1] * decay1;
+                    stepAcc = TV.Fma(dExponent0, record[Rate], stepAcc);
+                    stepOdd = TV.Fma(dExponent1, record1[Rate], stepOdd);
+                    record[RateGrad] = TV.Fma(dExponent0, dt, record[RateGrad]);
+                    record1[RateGrad] = TV.Fma(dExponent1, dt, record1[RateGrad]);
+                    record[BTerm] = adj0 * dtu;
+                    record1[BTerm] = adj1 * dtu;
+                    inputAcc = TV.Fma(adj0, TV.Broadcast(bj[0]), inputAcc);
+                    inputOdd = TV.Fma(adj1, TV.Broadcast(bj[1]), inputOdd);
+                    record[Adjoint] = adj0 * decay0;                                              // ∂L/∂h_{t−1}
+                    record1[Adjoint] = adj1 * decay1;
+                }
+                for (; j < n; j++, record += PerState, hp++, dc++, bj++)
                 {
                     TV decay = *dc;
-                    record[CTerm] = hp[n] * g;                                                    // h_t·g, summed into ∂L/∂C_t
-                    TV adj = TV.Fma(TV.Broadcast(bj[n]), g, record[Adjoint]);                     // ∂L/∂h_t
-                    TV dExponent = adj * *hp * decay;                                             // ∂L/∂(Δ_t·A)
+                    record[CTerm] = hp[n] * g;
+                    TV adj = TV.Fma(TV.Broadcast(bj[n]), g, record[Adjoint]);
+                    TV dExponent = adj * *hp * decay;
                     stepAcc = TV.Fma(dExponent, record[Rate], stepAcc);
                     record[RateGrad] = TV.Fma(dExponent, dt, record[RateGrad]);
                     record[BTerm] = adj * dtu;
                     inputAcc = TV.Fma(adj, TV.Broadcast(*bj), inputAcc);
-                    record[Adjoint] = adj * decay;                                                // ∂L/∂h_{t−1}
+                    record[Adjoint] = adj * decay;
                 }
+                inputAcc += inputOdd;
+                TV gradU = TV.Fma(g, skip, dt * inputAcc), gradDelta = TV.Fma(u, inputAcc, stepAcc + stepOdd) * slopes[i];
+                TV.Store(gradU, (T*)p.GradU + row * e + c0, lanes);                               // (a partial store is a call)
+                TV.Store(gradDelta, (T*)p.GradDelta + row * e + c0, lanes);
                 TV.AddLaneSums(records + BTerm, PerState, dBRow, n);                              // ∂L/∂B_t, ∂L/∂C_t: sums over the block's channels
                 TV.AddLaneSums(records + CTerm, PerState, dCRow, n);
-                TV.Store(TV.Fma(g, skip, dt * inputAcc), (T*)p.GradU + row * e + c0, lanes);
-                TV.Store(TV.Fma(u, inputAcc, stepAcc) * slopes[i], (T*)p.GradDelta + row * e + c0, lanes);
             }
         }
         for (int j = 0; j < n; j++)
