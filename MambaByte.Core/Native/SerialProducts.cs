@@ -7,19 +7,29 @@ namespace MambaByte.Core.Native;
 /// <summary>
 /// Runs small matrix products on the calling thread. libtorch hands every product to MKL (fp32, fp64) or oneDNN (bf16),
 /// which wake libtorch's OpenMP threads for it; those wait passively between regions (<see cref="TorchRuntime"/>), and
-/// waking one costs about 100–150 µs here, more than a small product takes on one core. Measured on the 2-core Zen 4
-/// machine (median of 9 × 20 products, one and two threads alternated): 64×96×384 (4.7 MFLOP) 53–59 µs on one thread
-/// against 148–250 µs on two; 256×96×384 (19 MFLOP) 215–223 against 259–264 µs; 512×512×512 (268 MFLOP) 3.0–3.2 ms
-/// against 1.6–1.8 ms, where two threads pay off. Below <see cref="SerialFlops"/> a product therefore runs with one
-/// OpenMP thread and one MKL thread on the calling thread: both settings are per thread (<c>omp_set_num_threads</c>
+/// waking one costs about 100–150 µs here, more than a small product gains from a second core. Measured on the 2-core
+/// Zen 4 machine (median of 9 × 20 products, one thread and two alternated), fp32: 64×96×384 (4.7 MFLOP) 53–59 µs on
+/// one thread against 148–250 µs on two, 256×96×384 (19 MFLOP) 207–218 against 220–230 µs, 1024×512×48 (50 MFLOP)
+/// 583–625 against 433–438 µs; bf16: 256×96×384 60–74 against 108–122 µs, 1024×32×1024 (67 MFLOP) 195–217 against
+/// 216–240 µs, 1024×1024×64 (134 MFLOP) 357–375 against 275–318 µs. Two threads pay off once a product takes about
+/// 200 µs on one, so <see cref="SerialFlops"/> is that much work in the product's dtype; below it a product runs with
+/// one OpenMP thread and one MKL thread on the calling thread: both settings are per thread (<c>omp_set_num_threads</c>
 /// sets the calling thread's ICV; <c>MKL_Set_Num_Threads_Local</c> overrides libtorch's global MKL count for this
 /// thread only) and are restored afterwards. Where the symbols are not there (a libtorch without MKL or OpenMP) the
 /// product runs as it is.
 /// </summary>
 internal static unsafe class SerialProducts
 {
-    /// <summary>2·m·k·n below which a product runs on one thread.</summary>
-    public const double SerialFlops = 48e6;
+    /// <summary>
+    /// 2·m·k·n below which a product in <paramref name="dtype"/> runs on one thread: about 200 µs of one core's work
+    /// (fp32 ~90 GFLOP/s, fp64 about half that, bf16 through oneDNN about four times it on this machine).
+    /// </summary>
+    public static double SerialFlops(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float64 => 12e6,
+        ScalarType.BFloat16 or ScalarType.Float16 => 80e6,
+        _ => 24e6,
+    };
 
     static readonly delegate* unmanaged<int, int> SetMklLocal;
     static readonly delegate* unmanaged<int, void> SetOmpThreads;
@@ -45,12 +55,13 @@ internal static unsafe class SerialProducts
     internal static int OpenMpThreads => GetOmpThreads == null ? 0 : GetOmpThreads();
 
     /// <summary>
-    /// <paramref name="product"/>, on the calling thread alone when 2·<paramref name="m"/>·<paramref name="k"/>·<paramref name="n"/>
-    /// is below <see cref="SerialFlops"/> and <paramref name="device"/> is the CPU; as it is otherwise.
+    /// <paramref name="product"/> of an (m, k) and a (k, n) operand in <paramref name="dtype"/> on <paramref name="device"/>:
+    /// on the calling thread alone when 2·m·k·n is below <see cref="SerialFlops"/> and the device is the CPU; as it is
+    /// otherwise.
     /// </summary>
-    public static Tensor Run(Device device, long m, long k, long n, Func<Tensor> product)
+    public static Tensor Run(Device device, ScalarType dtype, long m, long k, long n, Func<Tensor> product)
     {
-        if (device.type != DeviceType.CPU || 2.0 * m * k * n >= SerialFlops || !Available) return product();
+        if (device.type != DeviceType.CPU || 2.0 * m * k * n >= SerialFlops(dtype) || !Available) return product();
         int omp = GetOmpThreads == null ? 0 : GetOmpThreads();
         if (SetOmpThreads != null) SetOmpThreads(1);
         int mkl = SetMklLocal == null ? 0 : SetMklLocal(1);
@@ -69,9 +80,9 @@ internal static unsafe class SerialProducts
     public static Tensor Linear(Tensor x, Tensor w, Tensor? b)
     {
         long rows = x.numel() / x.shape[^1];
-        return Run(x.device, rows, w.shape[1], w.shape[0], () => nn.functional.linear(x, w, b));
+        return Run(x.device, x.dtype, rows, w.shape[1], w.shape[0], () => nn.functional.linear(x, w, b));
     }
 
     /// <summary>a (m, k) · b (k, n), serial when small.</summary>
-    public static Tensor Mm(Tensor a, Tensor b) => Run(a.device, a.shape[0], a.shape[1], b.shape[1], () => a.mm(b));
+    public static Tensor Mm(Tensor a, Tensor b) => Run(a.device, a.dtype, a.shape[0], a.shape[1], b.shape[1], () => a.mm(b));
 }

@@ -25,15 +25,17 @@ public sealed class SerialProductsTests
             var gen = new Generator(1);
             Tensor a = randn([16, 8], dtype: float64, generator: gen), b = randn([8, 4], dtype: float64, generator: gen);
             int inside = -1;
-            Tensor small = SerialProducts.Run(CPU, 16, 8, 4, () => { inside = SerialProducts.OpenMpThreads; return a.mm(b); });
+            Tensor small = SerialProducts.Run(CPU, float64, 16, 8, 4, () => { inside = SerialProducts.OpenMpThreads; return a.mm(b); });
             Assert.Equal(1, inside);                                         // 2·16·8·4 FLOPs: far below the threshold
             Assert.Equal(before, SerialProducts.OpenMpThreads);
             AssertClose("small product", small, a.mm(b), 0, 0);
 
-            long n = (long)Math.Ceiling(Math.Cbrt(SerialProducts.SerialFlops / 2));   // 2·n³ at the threshold
-            SerialProducts.Run(CPU, n, n, n, () => { inside = SerialProducts.OpenMpThreads; return a.mm(b); });
+            Assert.True(SerialProducts.SerialFlops(bfloat16) > SerialProducts.SerialFlops(float32));   // a faster dtype: more work before a second thread pays
+            Assert.True(SerialProducts.SerialFlops(float32) > SerialProducts.SerialFlops(float64));
+            long n = (long)Math.Ceiling(Math.Cbrt(SerialProducts.SerialFlops(float64) / 2));   // 2·n³ at the threshold
+            SerialProducts.Run(CPU, float64, n, n, n, () => { inside = SerialProducts.OpenMpThreads; return a.mm(b); });
             Assert.Equal(before, inside);
-            Assert.Throws<InvalidOperationException>(() => SerialProducts.Run(CPU, 1, 1, 1, () => throw new InvalidOperationException("thrown inside")));
+            Assert.Throws<InvalidOperationException>(() => SerialProducts.Run(CPU, float64, 1, 1, 1, () => throw new InvalidOperationException("thrown inside")));
             Assert.Equal(before, SerialProducts.OpenMpThreads);              // restored on the way out of an exception too
 
             Tensor x = randn([3, 5, 8], dtype: float64, generator: gen), w = randn([6, 8], dtype: float64, generator: gen), bias = randn([6], dtype: float64, generator: gen);
