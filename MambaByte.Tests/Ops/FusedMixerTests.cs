@@ -172,17 +172,29 @@ public sealed class FusedMixerTests
     }
 
     /// <summary>
-    /// The one-node mixer (no carried state) with in_proj/out_proj biases and without a conv bias, which the default
-    /// config does not exercise, against the tensor-op mixer at float64.
+    /// The one-node mixer (no carried state) with in_proj/out_proj biases, without a conv bias and with conv widths
+    /// other than mamba_ssm's 4 (which the conv kernel runs from scratch memory instead of registers), none of which
+    /// the default config exercises, against the tensor-op mixer at float64, at both SIMD widths.
     /// </summary>
     [Theory]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    public void Fused_mixer_with_and_without_optional_biases_equals_the_tensor_op_mixer_at_float64(bool bias, bool convBias)
+    [InlineData(true, false, 4, 256)]
+    [InlineData(true, false, 4, 512)]
+    [InlineData(false, true, 3, 256)]
+    [InlineData(false, true, 3, 512)]
+    [InlineData(false, true, 2, 512)]
+    [InlineData(true, true, 5, 256)]
+    public void Fused_mixer_with_optional_biases_and_other_conv_widths_equals_the_tensor_op_mixer_at_float64(bool bias, bool convBias, int dConv, int vectorBits)
+    {
+        FusedMixer.VectorBits = vectorBits;   // this thread only
+        try { CheckOptionalParts(bias, convBias, dConv); }
+        finally { FusedMixer.VectorBits = null; }
+    }
+
+    static void CheckOptionalParts(bool bias, bool convBias, int dConv)
     {
         SingleThreadedTorch.Ensure();
         using var scope = NewDisposeScope();
-        var config = new MambaConfig { DModel = 11, NLayer = 1, DState = 6, Bias = bias, ConvBias = convBias };
+        var config = new MambaConfig { DModel = 11, NLayer = 1, DState = 6, Bias = bias, ConvBias = convBias, DConv = dConv };
         manual_seed(21);
         using var mixer = new MambaMixer(config);
         mixer.to(float64);
