@@ -11,6 +11,8 @@ namespace MambaByte.Core.Ops;
 /// in_proj, x_proj, dt_proj and out_proj:
 ///   <see cref="ConvSilu"/>: xc = silu(causal depthwise conv(x) + bias), x = xz[..., :e];
 ///   <see cref="Scan"/>: y = (C·h + D·xc)·silu(z), h_t = exp(softplus(Δ_t + bias)·A)·h_{t−1} + softplus(…)·B_t·xc_t.
+/// Without a carried state, <see cref="Mixer"/> runs a whole layer (the four projections' products and both kernels)
+/// as one autograd node instead (<see cref="FusedMixerFunction"/>).
 /// The tensor-op mixer (conv1d, silu, transposes, <see cref="SelectiveScan.Run"/>) is the reference they must equal.
 /// float32/float64 computation (half and bfloat16 inputs are upcast to float32); CPU tensors only.
 /// </summary>
