@@ -62,7 +62,7 @@ internal static unsafe class SerialProducts
     public static Tensor Run(Device device, ScalarType dtype, long m, long k, long n, Func<Tensor> product)
     {
         if (device.type != DeviceType.CPU || 2.0 * m * k * n >= SerialFlops(dtype) || !Available) return product();
-        int omp = GetOmpThreads == null ? 0 : GetOmpThreads();
+        int omp = OpenMpThreads;
         if (SetOmpThreads != null) SetOmpThreads(1);
         int mkl = SetMklLocal == null ? 0 : SetMklLocal(1);
         try

@@ -112,7 +112,7 @@ public static class FusedMixer
     }
 
     /// <summary>The tensor in the compute dtype and contiguous: itself when it already is (no new handle per call).</summary>
-    static Tensor Ready(Tensor t, ScalarType compute) => t.dtype == compute && t.is_contiguous() ? t : t.to_type(compute).contiguous();
+    internal static Tensor Ready(Tensor t, ScalarType compute) => t.dtype == compute && t.is_contiguous() ? t : t.to_type(compute).contiguous();
 
     static void Check(Tensor t)
     {

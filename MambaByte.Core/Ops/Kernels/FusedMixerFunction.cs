@@ -1,4 +1,5 @@
 using MambaByte.Core.Native;
+using static MambaByte.Core.Ops.FusedMixer;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,31 +44,18 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
         bool keep = (bool)vars[13];
 
         ScalarType compute = SelectiveScan.ComputeType(hidden.dtype);
-        long batch = hidden.shape[0], length = hidden.shape[1], channels = convW.shape[0], states = aLog.shape[1];
         Tensor convWc = Ready(convW, compute), dtBc = Ready(dtB, compute), aLogC = Ready(aLog, compute), dC = Ready(d, compute);
         Tensor? convBc = convB is null ? null : Ready(convB, compute);
 
         Tensor xz = Ready(SerialProducts.Linear(hidden, inW, inB), compute);                  // (b, l, 2e)
-        Tensor xc = empty(batch, length, channels, dtype: compute);                           // (b, l, e)
-        var conv = FusedConvFunction.Buffers(xz, convWc, convBc, null) with { ConvOut = TensorAddress.Of(xc) };
-        if (compute == ScalarType.Float64) MixerKernel<double>.ConvForward(conv);
-        else MixerKernel<float>.ConvForward(conv);
+        Tensor xc = FusedConvFunction.RunForward(xz, convWc, convBc, null);                   // (b, l, e)
 
         Tensor xcP = xc.to_type(hidden.dtype);                                               // x_proj's input, in its dtype
         Tensor xDbl = SerialProducts.Linear(xcP, xW, null);                                   // (b, l, r + 2n)
         Tensor xDblC = Ready(xDbl, compute);
         Tensor delta = Ready(SerialProducts.Linear(xDbl.narrow(-1, 0, dtRank), dtW, null), compute); // (b, l, e), bias in the scan
 
-        long k = SelectiveScan.FusedCheckpointInterval, chunks = (length + k - 1) / k;
-        Tensor y = empty_like(xc);
-        Tensor last = empty(batch, states, channels, dtype: compute);
-        Tensor? checkpoints = keep ? empty(batch, chunks, states, channels, dtype: compute) : null;
-        var scan = FusedMixerScanFunction.Buffers(xc, delta, aLogC, xDblC, dC, xz, dtBc, null, dtRank, softplus: true, aLog: true) with
-        {
-            Chunks = chunks, Y = TensorAddress.Of(y), Last = TensorAddress.Of(last), Checkpoints = TensorAddress.Of(checkpoints),
-        };
-        if (compute == ScalarType.Float64) MixerKernel<double>.ScanForward(scan);
-        else MixerKernel<float>.ScanForward(scan);
+        var (y, _, checkpoints) = FusedMixerScanFunction.RunForward(xc, delta, aLogC, xDblC, dC, xz, dtBc, null, dtRank, softplus: true, aLog: true, keep);
 
         Tensor yP = y.to_type(hidden.dtype);                                                 // out_proj's input
         Tensor output = SerialProducts.Linear(yP, outW, outB);                               // (b, l, d)
@@ -93,7 +81,7 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
         var dtypes = (ScalarType[])ctx.get_data("dtypes");
 
         ScalarType mm = hidden.dtype, compute = xc.dtype;
-        long batch = xc.shape[0], length = xc.shape[1], channels = xc.shape[2], states = aLogC.shape[1], rows = batch * length;
+        long batch = xc.shape[0], length = xc.shape[1], channels = xc.shape[2], rows = batch * length;
         long dModel = hidden.shape[2], xWidth = xDbl.shape[2];
 
         // out_proj: ∂L/∂W_out = gᵀ·y, ∂L/∂y = g·W_out
@@ -103,25 +91,10 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
         Tensor gy = Ready(SerialProducts.Mm(g, outW), compute).view(batch, length, channels);
 
         // the scan: ∂L/∂u, ∂L/∂Δ, ∂L/∂z (into the z half of gXz), ∂L/∂A_log, ∂L/∂D, ∂L/∂B and ∂L/∂C
-        int tasksPerBatch = compute == ScalarType.Float64
-            ? MixerKernel<double>.BackwardTasksPerBatch(batch, channels, length * channels * states)
-            : MixerKernel<float>.BackwardTasksPerBatch(batch, channels, length * channels * states);
-        Tensor du = empty_like(xc), dDelta = empty_like(xc);
         Tensor gXz = empty_like(xz);                                                          // z half from the scan, x half from the conv
-        Tensor dAPartial = empty(batch, channels, states, dtype: compute);
-        Tensor dDPartial = empty(batch, channels, dtype: compute);
-        Tensor dH0 = empty(batch, states, channels, dtype: compute);
-        Tensor dBcPartial = zeros(batch, tasksPerBatch, length, xWidth, dtype: compute);
-        var scan = FusedMixerScanFunction.Buffers(xc, delta, aLogC, xDblC, dC, xz, dtBc, null, dtRank, softplus: true, aLog: true) with
-        {
-            Chunks = checkpoints.shape[1], Checkpoints = TensorAddress.Of(checkpoints),
-            GradY = TensorAddress.Of(gy), GradU = TensorAddress.Of(du), GradDelta = TensorAddress.Of(dDelta), GradZ = TensorAddress.Of(gXz),
-            GradAPartial = TensorAddress.Of(dAPartial), GradDPartial = TensorAddress.Of(dDPartial), GradH0 = TensorAddress.Of(dH0),
-            GradBcPartial = TensorAddress.Of(dBcPartial),
-        };
-        if (compute == ScalarType.Float64) MixerKernel<double>.ScanBackward(scan, tasksPerBatch);
-        else MixerKernel<float>.ScanBackward(scan, tasksPerBatch);
-        Tensor gXDbl = tasksPerBatch == 1 ? dBcPartial.squeeze(1) : dBcPartial.sum(dim: 1);   // (b, l, r + 2n), the first r columns 0
+        var scan = FusedMixerScanFunction.RunBackward(xc, delta, aLogC, xDblC, dC, xz, dtBc, null, dtRank, softplus: true, aLog: true,
+            checkpoints, gy, gLast: null, gradZ: gXz);
+        Tensor du = scan.U, dDelta = scan.Delta, gXDbl = scan.XDbl;                         // gXDbl (b, l, r + 2n): the first r columns 0
 
         // dt_proj (its bias is the scan's Δ bias): ∂L/∂W_dt = ∂Δᵀ·dtLow, ∂L/∂dtLow = ∂Δ·W_dt into x_proj's first r columns
         Tensor gDelta = dDelta.to_type(mm).view(rows, channels);
@@ -135,15 +108,7 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
         du.add_(SerialProducts.Mm(gXDblP, xW).view(batch, length, channels).to_type(compute));
 
         // the conv: ∂L/∂x into the x half of gXz, ∂L/∂conv weight and bias
-        Tensor gConvWPartial = empty(batch, channels, 1, convWc.shape[2], dtype: compute);
-        Tensor gConvBPartial = empty(batch, channels, dtype: compute);
-        var conv = FusedConvFunction.Buffers(xz, convWc, convBc, null) with
-        {
-            GradConvOut = TensorAddress.Of(du), GradXz = TensorAddress.Of(gXz), GradXzHoldsZ = true,
-            GradConvWeightPartial = TensorAddress.Of(gConvWPartial), GradConvBiasPartial = TensorAddress.Of(gConvBPartial),
-        };
-        if (compute == ScalarType.Float64) MixerKernel<double>.ConvBackward(conv);
-        else MixerKernel<float>.ConvBackward(conv);
+        var (gConvW, gConvB) = FusedConvFunction.RunBackward(xz, convWc, convBc, null, du, gXz, gXzHoldsZ: true, gLeft: null);
 
         // in_proj: ∂L/∂W_in = ∂xzᵀ·hidden, ∂L/∂hidden = ∂xz·W_in
         Tensor gXzP = gXz.to_type(mm).view(rows, 2 * channels);
@@ -153,13 +118,9 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
 
         Tensor?[] grads =
         [
-            gHidden, gInW, gInB, FusedConvFunction.SumBatch(gConvWPartial).to_type(dtypes[0]),
-            convBc is null ? null : FusedConvFunction.SumBatch(gConvBPartial).to_type(dtypes[1]), gXW, gDtW, gDtB.to_type(dtypes[2]),
-            FusedConvFunction.SumBatch(dAPartial).to_type(dtypes[3]), FusedConvFunction.SumBatch(dDPartial).to_type(dtypes[4]), gOutW, gOutB, null, null,
+            gHidden, gInW, gInB, gConvW.to_type(dtypes[0]), gConvB?.to_type(dtypes[1]), gXW, gDtW, gDtB.to_type(dtypes[2]),
+            scan.A.to_type(dtypes[3]), scan.D.to_type(dtypes[4]), gOutW, gOutB, null, null,
         ];
         return grads.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
     }
-
-    /// <summary>The tensor in the dtype and contiguous: itself when it already is.</summary>
-    static Tensor Ready(Tensor t, ScalarType dtype) => t.dtype == dtype && t.is_contiguous() ? t : t.to_type(dtype).contiguous();
 }

@@ -27,17 +27,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         long dtRank = (long)vars[8];
         bool softplus = (bool)vars[9], keepCheckpoints = (bool)vars[10], aLog = (bool)vars[11];
 
-        long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
-        long k = SelectiveScan.FusedCheckpointInterval, chunks = (length + k - 1) / k;
-        Tensor y = empty_like(u);                                                            // (b, l, e)
-        Tensor last = empty(batch, states, channels, dtype: u.dtype);                        // (b, n, e)
-        Tensor? checkpoints = keepCheckpoints ? empty(batch, chunks, states, channels, dtype: u.dtype) : null;
-        var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog) with
-        {
-            Chunks = chunks, Y = TensorAddress.Of(y), Last = TensorAddress.Of(last), Checkpoints = TensorAddress.Of(checkpoints),
-        };
-        if (u.dtype == ScalarType.Float64) MixerKernel<double>.ScanForward(buffers);
-        else MixerKernel<float>.ScanForward(buffers);
+        var (y, last, checkpoints) = RunForward(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog, keepCheckpoints);
 
         if (keepCheckpoints)
         {
@@ -60,15 +50,58 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         long dtRank = (long)ctx.get_data("dtRank");
         bool softplus = (bool)ctx.get_data("softplus"), aLog = (bool)ctx.get_data("aLog");
 
-        long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
         Tensor gy = Defined(gradOutputs[0]) is { } g ? g.to_type(u.dtype).contiguous() : zeros_like(u);     // (b, l, e)
         Tensor? gLast = Defined(gradOutputs[1]) is { } gl ? gl.to_type(u.dtype).contiguous() : null;       // (b, n, e)
+        Tensor? dXz = xz is null ? null : zeros_like(xz);                                    // (b, l, 2e), z half filled
+        ScanGradients d = RunBackward(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog, checkpoints, gy, gLast, dXz);
+        Tensor?[] grads =
+        [
+            d.U, d.Delta, d.A, d.XDbl, D is null ? null : d.D, dXz,
+            deltaBias is null ? null : d.Delta.sum([0, 1]), h0 is null ? null : d.H0, null, null, null, null,
+        ];
+        return grads.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
+    }
+
+    /// <summary>
+    /// The scan kernel on ready (contiguous, kernel-dtype) tensors, arguments as <see cref="forward"/>'s: returns y
+    /// (b, l, e), the last state transposed (b, n, e) and, when <paramref name="keepCheckpoints"/>, the checkpointed
+    /// states (b, ⌈l/K⌉, n, e) the backward needs.
+    /// </summary>
+    internal static (Tensor Y, Tensor Last, Tensor? Checkpoints) RunForward(
+        Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog,
+        bool keepCheckpoints)
+    {
+        long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
+        long k = SelectiveScan.FusedCheckpointInterval, chunks = (length + k - 1) / k;
+        Tensor y = empty_like(u);                                                            // (b, l, e)
+        Tensor last = empty(batch, states, channels, dtype: u.dtype);                        // (b, n, e)
+        Tensor? checkpoints = keepCheckpoints ? empty(batch, chunks, states, channels, dtype: u.dtype) : null;
+        var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog) with
+        {
+            Chunks = chunks, Y = TensorAddress.Of(y), Last = TensorAddress.Of(last), Checkpoints = TensorAddress.Of(checkpoints),
+        };
+        if (u.dtype == ScalarType.Float64) MixerKernel<double>.ScanForward(buffers);
+        else MixerKernel<float>.ScanForward(buffers);
+        return (y, last, checkpoints);
+    }
+
+    /// <summary>The scan's gradients: u, Δ (before the bias), A (or A_log), xDbl (B and C columns; the first dt_rank 0), D, h₀ transposed.</summary>
+    internal readonly record struct ScanGradients(Tensor U, Tensor Delta, Tensor A, Tensor XDbl, Tensor D, Tensor H0);
+
+    /// <summary>
+    /// The scan kernel's backward on ready tensors, from the forward's <paramref name="checkpoints"/> and the gradients
+    /// of y (b, l, e) and the last state (b, n, e)?. ∂L/∂z goes into the z half of <paramref name="gradZ"/> (b, l, 2e),
+    /// required when the scan is gated (xz given); its x half is not touched.
+    /// </summary>
+    internal static ScanGradients RunBackward(
+        Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog,
+        Tensor checkpoints, Tensor gy, Tensor? gLast, Tensor? gradZ)
+    {
+        long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
         int tasksPerBatch = u.dtype == ScalarType.Float64
             ? MixerKernel<double>.BackwardTasksPerBatch(batch, channels, length * channels * states)
             : MixerKernel<float>.BackwardTasksPerBatch(batch, channels, length * channels * states);
-
         Tensor du = empty_like(u), dDelta = empty_like(u);
-        Tensor? dXz = xz is null ? null : zeros_like(xz);                                    // (b, l, 2e), z half filled
         Tensor dAPartial = empty(batch, channels, states, dtype: u.dtype);                   // (b, e, n)
         Tensor dDPartial = empty(batch, channels, dtype: u.dtype);                           // (b, e)
         Tensor dH0 = empty(batch, states, channels, dtype: u.dtype);                         // (b, n, e)
@@ -77,25 +110,19 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         {
             Chunks = checkpoints.shape[1], Checkpoints = TensorAddress.Of(checkpoints),
             GradY = TensorAddress.Of(gy), GradLast = TensorAddress.Of(gLast), GradU = TensorAddress.Of(du),
-            GradDelta = TensorAddress.Of(dDelta), GradZ = TensorAddress.Of(dXz), GradAPartial = TensorAddress.Of(dAPartial),
+            GradDelta = TensorAddress.Of(dDelta), GradZ = TensorAddress.Of(gradZ), GradAPartial = TensorAddress.Of(dAPartial),
             GradDPartial = TensorAddress.Of(dDPartial), GradH0 = TensorAddress.Of(dH0),
             GradBcPartial = TensorAddress.Of(dBcPartial),
         };
         if (u.dtype == ScalarType.Float64) MixerKernel<double>.ScanBackward(buffers, tasksPerBatch);
         else MixerKernel<float>.ScanBackward(buffers, tasksPerBatch);
-
         Tensor dXDbl = tasksPerBatch == 1 ? dBcPartial.squeeze(1) : dBcPartial.sum(dim: 1);   // (b, l, r+2n)
-        Tensor?[] grads =
-        [
-            du, dDelta, FusedConvFunction.SumBatch(dAPartial), dXDbl, D is null ? null : FusedConvFunction.SumBatch(dDPartial), dXz,
-            deltaBias is null ? null : dDelta.sum([0, 1]), h0 is null ? null : dH0, null, null, null, null,
-        ];
-        return grads.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
+        return new ScanGradients(du, dDelta, FusedConvFunction.SumBatch(dAPartial), dXDbl, FusedConvFunction.SumBatch(dDPartial), dH0);
     }
 
     internal static Tensor? Defined(Tensor? t) => t is null || t.IsInvalid ? null : t;
 
-    internal static MixerBuffers Buffers(Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog)
+    static MixerBuffers Buffers(Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog)
     {
         long states = A.shape[1];
         return new MixerBuffers
