@@ -41,7 +41,7 @@ public sealed class MambaBackbone : nn.Module<Tensor, Tensor>
         Tensor? residual = null;
         for (int i = 0; i < layers.Count; i++)
             (hidden, residual) = layers[i].Forward(hidden, residual, state?.Layers[i], scanKind, mixerKind);
-        return FinalNorm(hidden, residual).MoveToOuterDisposeScope();
+        return FinalNorm(hidden, residual, MambaMixer.Resolve(mixerKind, scanKind, hidden) == MixerKind.Fused).MoveToOuterDisposeScope();
     }
 
     /// <summary>Recurrent form: bytes (b) → (b, d_model), updating every layer's state.</summary>
@@ -63,8 +63,10 @@ public sealed class MambaBackbone : nn.Module<Tensor, Tensor>
     }
 
     // As the reference: the residual stream is cast to the final norm weight's dtype (float32 under mixed precision).
-    Tensor FinalNorm(Tensor hidden, Tensor? residual)
+    Tensor FinalNorm(Tensor hidden, Tensor? residual, bool fused = false)
     {
+        if (fused && norm_f is RMSNorm rms && residual is not null && FusedAddNorm.Supports(hidden, residual, rms.Weight, residual.dtype, rms.Weight.dtype))
+            return FusedAddNorm.Apply(hidden, residual, rms.Weight, rms.Eps, rms.Weight.dtype, keepSum: false).Normed;
         Tensor sum = residual is null ? hidden : hidden + residual;
         return norm_f.forward(sum.to_type(norm_f.parameters().First().dtype));
     }

@@ -42,8 +42,20 @@ public sealed class MambaBlock : nn.Module<Tensor, Tensor>
         MixerKind mixerKind = MixerKind.Auto)
     {
         using var scope = NewDisposeScope();
-        Tensor newResidual = Accumulate(hidden, residual);
-        Tensor output = mixer.Forward(NormOf(newResidual), state, scanKind, mixerKind);
+        Tensor normed, newResidual;
+        if (MambaMixer.Resolve(mixerKind, scanKind, hidden) == MixerKind.Fused && norm is RMSNorm rms
+            && FusedAddNorm.Supports(hidden, residual, rms.Weight, SumDtype(hidden, residual), mixer.ProjectionDtype))
+        {
+            // The add and the norm in one pass, the normed output straight in the projections' dtype.
+            (normed, Tensor? sum) = FusedAddNorm.Apply(hidden, residual, rms.Weight, rms.Eps, mixer.ProjectionDtype, keepSum: true);
+            newResidual = sum!;
+        }
+        else
+        {
+            newResidual = Accumulate(hidden, residual);
+            normed = NormOf(newResidual);
+        }
+        Tensor output = mixer.Forward(normed, state, scanKind, mixerKind);
         return (output.MoveToOuterDisposeScope(), newResidual.MoveToOuterDisposeScope());
     }
 
@@ -60,6 +72,13 @@ public sealed class MambaBlock : nn.Module<Tensor, Tensor>
     {
         Tensor sum = residual is null ? hidden.alias() : hidden + residual;
         return residualInFp32 && sum.dtype is ScalarType.Float16 or ScalarType.BFloat16 ? sum.to_type(ScalarType.Float32) : sum;
+    }
+
+    /// <summary>The dtype <see cref="Accumulate"/> gives the residual stream.</summary>
+    ScalarType SumDtype(Tensor hidden, Tensor? residual)
+    {
+        ScalarType sum = residual is null ? hidden.dtype : promote_types(hidden.dtype, residual.dtype);
+        return residualInFp32 && sum is ScalarType.Float16 or ScalarType.BFloat16 ? ScalarType.Float32 : sum;
     }
 
     /// <summary>Mixed precision: the mixer's A_log, D and dt_proj.bias and this block's norm weight back to float32.</summary>
