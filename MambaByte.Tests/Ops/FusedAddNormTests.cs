@@ -186,4 +186,28 @@ public sealed class FusedAddNormTests
                 Assert.True(BitConverter.SingleToUInt32Bits(back[i]) == BitConverter.SingleToUInt32Bits(widened[i]), $"widen 0x{expected[i]:X4} at {i}: {widened[i]:R}, libtorch {back[i]:R}");
         }
     }
+
+    /// <summary>The kernels' bf16 lane loads and stores at both SIMD widths, full and partial (missing lanes load as 0, stores leave the rest), against the row conversions.</summary>
+    [Fact]
+    public unsafe void BFloat16_lanes_load_and_store_as_the_rows_convert()
+    {
+        float[] values = [.. Enumerable.Range(0, 16).Select(i => (float)Math.Sin(i * 1.7) * MathF.Pow(3, i - 8))];
+        ushort[] expected = new ushort[16];
+        fixed (float* v = values) fixed (ushort* e = expected) BFloat16Rows.Narrow(v, e, 16);
+        foreach (int lanes in new[] { 16, 11, 1 }) Check<Lanes512<float>>(lanes);
+        foreach (int lanes in new[] { 8, 5, 1 }) Check<Lanes256<float>>(lanes);
+
+        void Check<TV>(int lanes) where TV : unmanaged, ISimdLanes<TV, float>
+        {
+            ushort[] stored = Enumerable.Repeat((ushort)0xABCD, 17).ToArray();
+            fixed (float* v = values) fixed (ushort* s = stored)
+            {
+                TV.StoreBFloat16(TV.Load(v, lanes), s, lanes);
+                for (int i = 0; i < 17; i++) Assert.Equal(i < lanes ? expected[i] : (ushort)0xABCD, stored[i]);
+                TV loaded = TV.LoadBFloat16(s, lanes);
+                for (int i = 0; i < TV.Count; i++)
+                    Assert.Equal(i < lanes ? BitConverter.UInt32BitsToSingle((uint)expected[i] << 16) : 0f, TV.Element(loaded, i));
+            }
+        }
+    }
 }

@@ -261,6 +261,53 @@ public sealed class FusedMixerTests
         foreach ((string name, Tensor expected) in results[0].Grads) Close($"d {name}", results[1].Grads[name], expected);
     }
 
+    /// <summary>
+    /// Under bf16 mixed precision the one-node mixer's kernels read xz, Δ and ∂L/∂y in bf16 and write y and ∂L/∂xz in
+    /// bf16 themselves. Widening bf16 is exact and the kernels round as libtorch's cast does, so the output and every
+    /// gradient must equal, bit for bit, the same mixer run with libtorch's casts to float32 and back in between
+    /// (<c>CastBFloat16</c>), at both SIMD widths and with a partial channel block (d_inner 26 = 16 + 10 lanes).
+    /// </summary>
+    [Theory]
+    [InlineData(32, 512)]
+    [InlineData(13, 512)]
+    [InlineData(13, 256)]
+    public void Fused_mixer_reading_bf16_equals_the_mixer_with_cast_passes_bit_for_bit(int dModel, int vectorBits)
+    {
+        SingleThreadedTorch.Ensure();
+        using var scope = NewDisposeScope();
+        var config = new MambaConfig { DModel = dModel, NLayer = 1, DState = 8 };
+        manual_seed(9);
+        using var mixer = new MambaMixer(config);
+        mixer.to(bfloat16);
+        mixer.KeepFloat32();
+        var gen = new Generator(10);
+        Tensor hidden = randn([2, 37, dModel], generator: gen).to_type(bfloat16), gOut = randn([2, 37, dModel], generator: gen).to_type(bfloat16);
+        var results = new List<(Tensor Out, Tensor GradHidden, Dictionary<string, Tensor> Grads)>();
+        FusedMixer.VectorBits = vectorBits;   // this thread only
+        try
+        {
+            foreach (bool cast in new[] { true, false })
+            {
+                Core.Ops.Kernels.FusedMixerFunction.CastBFloat16 = cast;
+                mixer.zero_grad();
+                Tensor h = hidden.clone().requires_grad_();
+                Tensor output = mixer.Forward(h, null, SelectiveScanKind.Auto, MixerKind.Fused);
+                output.backward([gOut]);
+                results.Add((output.detach().to_type(float64), h.grad!.to_type(float64),
+                    mixer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.to_type(float64))));
+            }
+        }
+        finally
+        {
+            Core.Ops.Kernels.FusedMixerFunction.CastBFloat16 = false;
+            FusedMixer.VectorBits = null;
+        }
+        AssertClose("output", results[1].Out, results[0].Out, 0, 0);
+        AssertClose("d hidden", results[1].GradHidden, results[0].GradHidden, 0, 0);
+        Assert.Equal(9, results[0].Grads.Count);
+        foreach ((string name, Tensor expected) in results[0].Grads) AssertClose($"d {name}", results[1].Grads[name], expected, 0, 0);
+    }
+
     [Theory]
     [InlineData("float64")]
     [InlineData("float32")]

@@ -11,6 +11,7 @@ namespace MambaByte.Core.Ops.Kernels;
 internal static unsafe class BFloat16Rows
 {
     /// <summary>target[i] = source[i] as a float, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // SIMD loops: fully optimised from the first call, not tier-0
     public static void Widen(ushort* source, float* target, int count)
     {
         int i = 0;
@@ -36,6 +37,7 @@ internal static unsafe class BFloat16Rows
     }
 
     /// <summary>target[i] = source[i] rounded to bfloat16 (nearest even; NaN → 0x7FC0), as libtorch rounds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Narrow(float* source, ushort* target, int count)
     {
         int i = 0;
@@ -62,9 +64,9 @@ internal static unsafe class BFloat16Rows
 
     const ushort QuietNaN = 0x7FC0;
 
-    // The bf16 bits of each lane in the low half of a 32-bit lane (the high half 0, for a truncating narrow).
+    /// <summary>The bf16 bits of each lane in the low half of a 32-bit lane (the high half 0, for a truncating narrow).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<uint> Round(Vector512<float> v)
+    internal static Vector512<uint> Round(Vector512<float> v)
     {
         Vector512<uint> bits = v.AsUInt32();
         Vector512<uint> rounded = Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512<uint>.One), 16);
@@ -72,7 +74,7 @@ internal static unsafe class BFloat16Rows
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<uint> Round(Vector256<float> v)
+    internal static Vector256<uint> Round(Vector256<float> v)
     {
         Vector256<uint> bits = v.AsUInt32();
         Vector256<uint> rounded = Vector256.ShiftRightLogical(bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One), 16);

@@ -26,9 +26,9 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
     /// <summary>The conv kernel on ready (contiguous, kernel-dtype) tensors: returns xc (b, l, e).</summary>
     internal static Tensor RunForward(Tensor xz, Tensor weight, Tensor? bias, Tensor? left)
     {
-        Tensor output = empty(xz.shape[0], xz.shape[1], weight.shape[0], dtype: xz.dtype);  // (b, l, e)
+        Tensor output = empty(xz.shape[0], xz.shape[1], weight.shape[0], dtype: weight.dtype); // (b, l, e)
         var buffers = Buffers(xz, weight, bias, left) with { ConvOut = TensorAddress.Of(output) };
-        if (xz.dtype == ScalarType.Float64) MixerKernel<double>.ConvForward(buffers);
+        if (weight.dtype == ScalarType.Float64) MixerKernel<double>.ConvForward(buffers);
         else MixerKernel<float>.ConvForward(buffers);
         return output;
     }
@@ -55,14 +55,14 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
         Tensor xz, Tensor weight, Tensor? bias, Tensor? left, Tensor gOut, Tensor gXz, bool gXzHoldsZ, Tensor? gLeft)
     {
         long batch = xz.shape[0], channels = weight.shape[0], kernel = weight.shape[2];
-        Tensor gWeightPartial = empty(batch, channels, 1, kernel, dtype: xz.dtype);           // (b, e, 1, k)
-        Tensor gBiasPartial = empty(batch, channels, dtype: xz.dtype);                        // (b, e)
+        Tensor gWeightPartial = empty(batch, channels, 1, kernel, dtype: weight.dtype);       // (b, e, 1, k)
+        Tensor gBiasPartial = empty(batch, channels, dtype: weight.dtype);                    // (b, e)
         var buffers = Buffers(xz, weight, bias, left) with
         {
             GradConvOut = TensorAddress.Of(gOut), GradXz = TensorAddress.Of(gXz), GradXzHoldsZ = gXzHoldsZ, GradLeft = TensorAddress.Of(gLeft),
             GradConvWeightPartial = TensorAddress.Of(gWeightPartial), GradConvBiasPartial = TensorAddress.Of(gBiasPartial),
         };
-        if (xz.dtype == ScalarType.Float64) MixerKernel<double>.ConvBackward(buffers);
+        if (weight.dtype == ScalarType.Float64) MixerKernel<double>.ConvBackward(buffers);
         else MixerKernel<float>.ConvBackward(buffers);
         return (SumBatch(gWeightPartial), bias is null ? null : SumBatch(gBiasPartial));
     }
@@ -73,6 +73,6 @@ internal sealed class FusedConvFunction : autograd.SingleTensorFunction<FusedCon
     static MixerBuffers Buffers(Tensor xz, Tensor weight, Tensor? bias, Tensor? left) => new()
     {
         Batch = xz.shape[0], Length = xz.shape[1], Channels = weight.shape[0], Kernel = weight.shape[2], XzStride = xz.shape[2],
-        Xz = TensorAddress.Of(xz), ConvWeight = TensorAddress.Of(weight), ConvBias = TensorAddress.Of(bias), Left = TensorAddress.Of(left),
+        Xz = TensorAddress.Of(xz), XzBFloat16 = xz.dtype == ScalarType.BFloat16, ConvWeight = TensorAddress.Of(weight), ConvBias = TensorAddress.Of(bias), Left = TensorAddress.Of(left),
     };
 }

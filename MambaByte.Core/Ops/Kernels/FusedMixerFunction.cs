@@ -13,7 +13,9 @@ namespace MambaByte.Core.Ops.Kernels;
 /// composition of <see cref="FusedConvFunction"/>, <see cref="FusedMixerScanFunction"/> and four libtorch linears
 /// it saves the autograd graph (a dozen nodes and their bookkeeping per layer) and runs each small product on the
 /// calling thread (<see cref="SerialProducts"/>); at d_model 96 that is most of a layer's time. The numbers are those
-/// of the composition: the same products in the same dtype, the same kernels, the same casts.
+/// of the composition: the same products in the same dtype, the same kernels, the same roundings; under bf16 mixed
+/// precision the kernels read xz, Δ and ∂L/∂y in bf16 and write y and ∂L/∂xz in bf16 themselves (mamba_ssm's kernels
+/// read bf16 and compute in float32 the same way), which saves a cast pass over each of those tensors.
 /// Inputs (in this order): hidden (b, l, d) in the projections' dtype, in_proj.weight (2e, d), in_proj.bias (2e)?,
 /// conv1d.weight (e, 1, k), conv1d.bias (e)?, x_proj.weight (r + 2n, e), dt_proj.weight (e, r), dt_proj.bias (e),
 /// A_log (e, n), D (e), out_proj.weight (d, e), out_proj.bias (d)?, dt_rank (long), keepForBackward (bool). Output
@@ -44,18 +46,19 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
         bool keep = (bool)vars[13];
 
         ScalarType compute = SelectiveScan.ComputeType(hidden.dtype);
+        ScalarType io = InputOutput(hidden.dtype, compute);
         Tensor convWc = Ready(convW, compute), dtBc = Ready(dtB, compute), aLogC = Ready(aLog, compute), dC = Ready(d, compute);
         Tensor? convBc = convB is null ? null : Ready(convB, compute);
 
-        Tensor xz = Ready(SerialProducts.Linear(hidden, inW, inB), compute);                  // (b, l, 2e)
+        Tensor xz = Ready(SerialProducts.Linear(hidden, inW, inB), io);                       // (b, l, 2e), read by both kernels as it is
         Tensor xc = FusedConvFunction.RunForward(xz, convWc, convBc, null);                   // (b, l, e)
 
         Tensor xcP = xc.to_type(hidden.dtype);                                               // x_proj's input, in its dtype
         Tensor xDbl = SerialProducts.Linear(xcP, xW, null);                                   // (b, l, r + 2n)
         Tensor xDblC = Ready(xDbl, compute);
-        Tensor delta = Ready(SerialProducts.Linear(xDbl.narrow(-1, 0, dtRank), dtW, null), compute); // (b, l, e), bias in the scan
+        Tensor delta = Ready(SerialProducts.Linear(xDbl.narrow(-1, 0, dtRank), dtW, null), io); // (b, l, e), bias in the scan
 
-        var (y, _, checkpoints) = FusedMixerScanFunction.RunForward(xc, delta, aLogC, xDblC, dC, xz, dtBc, null, dtRank, softplus: true, aLog: true, keep);
+        var (y, _, checkpoints) = FusedMixerScanFunction.RunForward(xc, delta, aLogC, xDblC, dC, xz, dtBc, null, dtRank, softplus: true, aLog: true, keep, yDtype: io);
 
         Tensor yP = y.to_type(hidden.dtype);                                                 // out_proj's input
         Tensor output = SerialProducts.Linear(yP, outW, outB);                               // (b, l, d)
@@ -80,7 +83,7 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
         long dtRank = (long)ctx.get_data("dtRank");
         var dtypes = (ScalarType[])ctx.get_data("dtypes");
 
-        ScalarType mm = hidden.dtype, compute = xc.dtype;
+        ScalarType mm = hidden.dtype, compute = xc.dtype, io = xz.dtype;                     // as the forward chose
         long batch = xc.shape[0], length = xc.shape[1], channels = xc.shape[2], rows = batch * length;
         long dModel = hidden.shape[2], xWidth = xDbl.shape[2];
 
@@ -88,10 +91,10 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
         Tensor g = grad.to_type(mm).contiguous().view(rows, dModel);
         Tensor gOutW = SerialProducts.Mm(g.t(), yP.view(rows, channels));
         Tensor? gOutB = outB is null ? null : g.sum(dim: 0);
-        Tensor gy = Ready(SerialProducts.Mm(g, outW), compute).view(batch, length, channels);
+        Tensor gy = Ready(SerialProducts.Mm(g, outW), io).view(batch, length, channels);
 
         // the scan: ∂L/∂u, ∂L/∂Δ, ∂L/∂z (into the z half of gXz), ∂L/∂A_log, ∂L/∂D, ∂L/∂B and ∂L/∂C
-        Tensor gXz = empty_like(xz);                                                          // z half from the scan, x half from the conv
+        Tensor gXz = empty_like(xz);                                                          // z half from the scan, x half from the conv, in xz's dtype
         var scan = FusedMixerScanFunction.RunBackward(xc, delta, aLogC, xDblC, dC, xz, dtBc, null, dtRank, softplus: true, aLog: true,
             checkpoints, gy, gLast: null, gradZ: gXz);
         Tensor du = scan.U, dDelta = scan.Delta, gXDbl = scan.XDbl;                         // gXDbl (b, l, r + 2n): the first r columns 0
@@ -123,4 +126,15 @@ internal sealed class FusedMixerFunction : autograd.SingleTensorFunction<FusedMi
         ];
         return grads.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
     }
+
+    /// <summary>
+    /// The dtype of the tensors the kernels read and write straight from and to the projections (xz, Δ, y and their
+    /// gradients): bfloat16 itself under bf16 mixed precision (exactly the values a cast to float32 would give, without
+    /// the cast's pass over memory; y and the gradients rounded as the cast would round them), else the compute dtype.
+    /// </summary>
+    static ScalarType InputOutput(ScalarType projections, ScalarType compute) =>
+        projections == ScalarType.BFloat16 && compute == ScalarType.Float32 && !CastBFloat16 ? ScalarType.BFloat16 : compute;
+
+    /// <summary>On this thread, cast bf16 projections to float32 and back in separate passes, as before the kernels read bf16 (for tests and measurements).</summary>
+    [ThreadStatic] internal static bool CastBFloat16;
 }

@@ -65,20 +65,21 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
     /// <summary>
     /// The scan kernel on ready (contiguous, kernel-dtype) tensors, arguments as <see cref="forward"/>'s: returns y
     /// (b, l, e), the last state transposed (b, n, e) and, when <paramref name="keepCheckpoints"/>, the checkpointed
-    /// states (b, ⌈l/K⌉, n, e) the backward needs.
+    /// states (b, ⌈l/K⌉, n, e) the backward needs. Under float32 compute, delta and xz may be bfloat16 (read as they
+    /// are) and y may be asked for in bfloat16 (<paramref name="yDtype"/>: rounded as it is written).
     /// </summary>
     internal static (Tensor Y, Tensor Last, Tensor? Checkpoints) RunForward(
         Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog,
-        bool keepCheckpoints)
+        bool keepCheckpoints, ScalarType? yDtype = null)
     {
         long batch = u.shape[0], length = u.shape[1], channels = u.shape[2], states = A.shape[1];
         long k = SelectiveScan.FusedCheckpointInterval, chunks = (length + k - 1) / k;
-        Tensor y = empty_like(u);                                                            // (b, l, e)
+        Tensor y = empty(u.shape, dtype: yDtype ?? u.dtype);                                 // (b, l, e)
         Tensor last = empty(batch, states, channels, dtype: u.dtype);                        // (b, n, e)
         Tensor? checkpoints = keepCheckpoints ? empty(batch, chunks, states, channels, dtype: u.dtype) : null;
         var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog) with
         {
-            Chunks = chunks, Y = TensorAddress.Of(y), Last = TensorAddress.Of(last), Checkpoints = TensorAddress.Of(checkpoints),
+            Chunks = chunks, Y = TensorAddress.Of(y), YBFloat16 = y.dtype == ScalarType.BFloat16, Last = TensorAddress.Of(last), Checkpoints = TensorAddress.Of(checkpoints),
         };
         if (u.dtype == ScalarType.Float64) MixerKernel<double>.ScanForward(buffers);
         else MixerKernel<float>.ScanForward(buffers);
@@ -90,8 +91,9 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
 
     /// <summary>
     /// The scan kernel's backward on ready tensors, from the forward's <paramref name="checkpoints"/> and the gradients
-    /// of y (b, l, e) and the last state (b, n, e)?. ∂L/∂z goes into the z half of <paramref name="gradZ"/> (b, l, 2e),
-    /// required when the scan is gated (xz given); its x half is not touched.
+    /// of y (b, l, e) and the last state (b, n, e)?. ∂L/∂z goes into the z half of <paramref name="gradZ"/> (b, l, 2e,
+    /// in xz's dtype), required when the scan is gated (xz given); its x half is not touched. delta, xz and the gradient
+    /// of y may be bfloat16 under float32 compute.
     /// </summary>
     internal static ScanGradients RunBackward(
         Tensor u, Tensor delta, Tensor A, Tensor xDbl, Tensor? D, Tensor? xz, Tensor? deltaBias, Tensor? h0, long dtRank, bool softplus, bool aLog,
@@ -109,7 +111,7 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
         var buffers = Buffers(u, delta, A, xDbl, D, xz, deltaBias, h0, dtRank, softplus, aLog) with
         {
             Chunks = checkpoints.shape[1], Checkpoints = TensorAddress.Of(checkpoints),
-            GradY = TensorAddress.Of(gy), GradLast = TensorAddress.Of(gLast), GradU = TensorAddress.Of(du),
+            GradY = TensorAddress.Of(gy), YBFloat16 = gy.dtype == ScalarType.BFloat16, GradLast = TensorAddress.Of(gLast), GradU = TensorAddress.Of(du),
             GradDelta = TensorAddress.Of(dDelta), GradZ = TensorAddress.Of(gradZ), GradAPartial = TensorAddress.Of(dAPartial),
             GradDPartial = TensorAddress.Of(dDPartial), GradH0 = TensorAddress.Of(dH0),
             GradBcPartial = TensorAddress.Of(dBcPartial),
@@ -130,8 +132,8 @@ internal sealed class FusedMixerScanFunction : autograd.MultiTensorFunction<Fuse
             Batch = u.shape[0], Length = u.shape[1], Channels = u.shape[2], States = states,
             ChunkLength = SelectiveScan.FusedCheckpointInterval, Softplus = softplus,
             XzStride = xz?.shape[2] ?? 0, BcStride = xDbl.shape[2], BOffset = dtRank,
-            U = TensorAddress.Of(u), Delta = TensorAddress.Of(delta), A = TensorAddress.Of(A), ALog = aLog, Bc = TensorAddress.Of(xDbl),
-            D = TensorAddress.Of(D), Xz = TensorAddress.Of(xz), DeltaBias = TensorAddress.Of(deltaBias), H0 = TensorAddress.Of(h0),
+            U = TensorAddress.Of(u), Delta = TensorAddress.Of(delta), DeltaBFloat16 = delta.dtype == ScalarType.BFloat16, A = TensorAddress.Of(A), ALog = aLog, Bc = TensorAddress.Of(xDbl),
+            D = TensorAddress.Of(D), Xz = TensorAddress.Of(xz), XzBFloat16 = xz?.dtype == ScalarType.BFloat16, DeltaBias = TensorAddress.Of(deltaBias), H0 = TensorAddress.Of(h0),
         };
     }
 }

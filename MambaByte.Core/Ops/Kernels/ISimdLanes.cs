@@ -25,6 +25,15 @@ internal unsafe interface ISimdLanes<TSelf, T>
     /// <summary>Writes the first <paramref name="lanes"/> lanes to <paramref name="target"/>.</summary>
     static abstract void Store(TSelf value, T* target, int lanes);
 
+    /// <summary>
+    /// The first <paramref name="lanes"/> bfloat16 values (raw bits) at <paramref name="source"/>, widened exactly; the
+    /// other lanes are zero. Float lanes only: bf16 tensors are read and written by float kernels.
+    /// </summary>
+    static abstract TSelf LoadBFloat16(ushort* source, int lanes);
+
+    /// <summary>Writes the first <paramref name="lanes"/> lanes to <paramref name="target"/> rounded to bfloat16 as libtorch rounds (<see cref="BFloat16Rows.Narrow"/>). Float lanes only.</summary>
+    static abstract void StoreBFloat16(TSelf value, ushort* target, int lanes);
+
     static abstract TSelf FromSpan(ReadOnlySpan<T> values);
     static abstract T Element(TSelf value, int lane);
 

@@ -29,6 +29,23 @@ internal readonly unsafe struct Lanes256<T> : ISimdLanes<Lanes256<T>, T> where T
         else StorePartial(value.V, target, lanes);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256<T> LoadBFloat16(ushort* source, int lanes)
+    {
+        if (typeof(T) != typeof(float)) throw new NotSupportedException("bug: bf16 values are read into float lanes only");
+        Vector128<ushort> bits = lanes == 8 ? Vector128.Load(source) : LoadBFloat16Partial(source, lanes);
+        return new(Vector256.ShiftLeft(Vector256.WidenLower(bits.ToVector256Unsafe()), 16).AsSingle().As<float, T>());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreBFloat16(Lanes256<T> value, ushort* target, int lanes)
+    {
+        if (typeof(T) != typeof(float)) throw new NotSupportedException("bug: bf16 values are written from float lanes only");
+        Vector128<ushort> bits = Vector256.Narrow(BFloat16Rows.Round(value.V.As<T, float>()), Vector256<uint>.Zero).GetLower();
+        if (lanes == 8) bits.Store(target);
+        else StoreBFloat16Partial(bits, target, lanes);
+    }
+
     public static Lanes256<T> FromSpan(ReadOnlySpan<T> values) => new(Vector256.Create(values));
     public static T Element(Lanes256<T> value, int lane) => value.V.GetElement(lane);
 
@@ -96,5 +113,20 @@ internal readonly unsafe struct Lanes256<T> : ISimdLanes<Lanes256<T>, T> where T
         Span<T> buffer = stackalloc T[Vector256<T>.Count];
         value.CopyTo(buffer);
         buffer[..lanes].CopyTo(new Span<T>(target, lanes));
+    }
+
+    static Vector128<ushort> LoadBFloat16Partial(ushort* source, int lanes)
+    {
+        Span<ushort> buffer = stackalloc ushort[8];
+        buffer.Clear();
+        new Span<ushort>(source, lanes).CopyTo(buffer);
+        return Vector128.Create<ushort>(buffer);
+    }
+
+    static void StoreBFloat16Partial(Vector128<ushort> bits, ushort* target, int lanes)
+    {
+        Span<ushort> buffer = stackalloc ushort[8];
+        bits.CopyTo(buffer);
+        buffer[..lanes].CopyTo(new Span<ushort>(target, lanes));
     }
 }

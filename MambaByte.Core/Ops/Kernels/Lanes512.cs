@@ -33,6 +33,23 @@ internal readonly unsafe struct Lanes512<T> : ISimdLanes<Lanes512<T>, T> where T
         else StorePartial(value.V, target, lanes);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes512<T> LoadBFloat16(ushort* source, int lanes)
+    {
+        if (typeof(T) != typeof(float)) throw new NotSupportedException("bug: bf16 values are read into float lanes only");
+        Vector256<ushort> bits = lanes == 16 ? Vector256.Load(source) : LoadBFloat16Partial(source, lanes);
+        return new(Vector512.ShiftLeft(Vector512.WidenLower(bits.ToVector512Unsafe()), 16).AsSingle().As<float, T>());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreBFloat16(Lanes512<T> value, ushort* target, int lanes)
+    {
+        if (typeof(T) != typeof(float)) throw new NotSupportedException("bug: bf16 values are written from float lanes only");
+        Vector256<ushort> bits = Vector512.Narrow(BFloat16Rows.Round(value.V.As<T, float>()), Vector512<uint>.Zero).GetLower();
+        if (lanes == 16) bits.Store(target);
+        else StoreBFloat16Partial(bits, target, lanes);
+    }
+
     public static Lanes512<T> FromSpan(ReadOnlySpan<T> values) => new(Vector512.Create(values));
     public static T Element(Lanes512<T> value, int lane) => value.V.GetElement(lane);
 
@@ -123,5 +140,20 @@ internal readonly unsafe struct Lanes512<T> : ISimdLanes<Lanes512<T>, T> where T
         Span<T> buffer = stackalloc T[Vector512<T>.Count];
         value.CopyTo(buffer);
         buffer[..lanes].CopyTo(new Span<T>(target, lanes));
+    }
+
+    static Vector256<ushort> LoadBFloat16Partial(ushort* source, int lanes)
+    {
+        Span<ushort> buffer = stackalloc ushort[16];
+        buffer.Clear();
+        new Span<ushort>(source, lanes).CopyTo(buffer);
+        return Vector256.Create<ushort>(buffer);
+    }
+
+    static void StoreBFloat16Partial(Vector256<ushort> bits, ushort* target, int lanes)
+    {
+        Span<ushort> buffer = stackalloc ushort[16];
+        bits.CopyTo(buffer);
+        buffer[..lanes].CopyTo(new Span<ushort>(target, lanes));
     }
 }

@@ -21,6 +21,13 @@ internal readonly record struct MixerBuffers
 
     /// <summary>Row stride of xz = 2e: x is xz[..., :e] and z is xz[..., e:].</summary>
     public long XzStride { get; init; }
+    /// <summary>xz, and ∂L/∂xz (<see cref="GradXz"/>, <see cref="GradZ"/>), hold bfloat16 bits (in_proj's dtype under mixed precision); the kernels compute in float.</summary>
+    public bool XzBFloat16 { get; init; }
+    /// <summary><see cref="Delta"/> holds bfloat16 bits (dt_proj's output under mixed precision).</summary>
+    public bool DeltaBFloat16 { get; init; }
+    /// <summary><see cref="Y"/> and <see cref="GradY"/> hold bfloat16 bits (out_proj's input and its gradient under mixed precision).</summary>
+    public bool YBFloat16 { get; init; }
+
     /// <summary>Row stride of x_proj's output xDbl (dt_rank + 2n); B starts at <see cref="BOffset"/>, C at <see cref="COffset"/>.</summary>
     public long BcStride { get; init; }
     public long BOffset { get; init; }

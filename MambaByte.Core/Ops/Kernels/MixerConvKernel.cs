@@ -65,7 +65,9 @@ internal static unsafe class MixerConvKernel<T, TV>
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, l = p.Length, xs = p.XzStride;
-        T* outRow = (T*)p.ConvOut + bi * l * e + c0, x = (T*)p.Xz + bi * l * xs + c0;
+        T* outRow = (T*)p.ConvOut + bi * l * e + c0;
+        long xRow = bi * l * xs + c0;                                                      // x[t] at xRow + t·xs in xz (T or bf16)
+        bool xb = p.XzBFloat16;
         TV w0 = Tap(p, c0, 0, lanes), w1 = Tap(p, c0, 1, lanes), w2 = Tap(p, c0, 2, lanes), w3 = Tap(p, c0, 3, lanes);
         TV bias = Bias(p, c0, lanes);
         TV x0 = LeftContext(p, bi, c0, 0, lanes), x1 = LeftContext(p, bi, c0, 1, lanes), x2 = LeftContext(p, bi, c0, 2, lanes);
@@ -73,10 +75,10 @@ internal static unsafe class MixerConvKernel<T, TV>
         {
             if (t + PrefetchRows < l)
             {
-                VectorOps.Prefetch(x + (t + PrefetchRows) * xs);
+                VectorOps.Prefetch(Elements<T, TV>.At(p.Xz, xRow + (t + PrefetchRows) * xs, xb));
                 VectorOps.Prefetch(outRow + (t + PrefetchRows) * e);
             }
-            TV x3 = TV.Load(x + t * xs, lanes);
+            TV x3 = Elements<T, TV>.Load(p.Xz, xRow + t * xs, xb, lanes);
             TV pre = TV.Fma(w3, x3, TV.Fma(w2, x2, TV.Fma(w1, x1, TV.Fma(w0, x0, bias))));
             TV.Store(pre * TV.Sigmoid(pre), outRow + t * e, lanes);
             x0 = x1;
@@ -90,7 +92,9 @@ internal static unsafe class MixerConvKernel<T, TV>
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0);
         long e = p.Channels, l = p.Length, xs = p.XzStride;
-        T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0, x = (T*)p.Xz + bi * l * xs + c0, gx = (T*)p.GradXz + bi * l * xs + c0;
+        T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0;
+        long xRow = bi * l * xs + c0;                                                      // x[t] and ∂L/∂x[t] at xRow + t·xs (T or bf16)
+        bool xb = p.XzBFloat16;
         TV w0 = Tap(p, c0, 0, lanes), w1 = Tap(p, c0, 1, lanes), w2 = Tap(p, c0, 2, lanes), w3 = Tap(p, c0, 3, lanes);
         TV bias = Bias(p, c0, lanes);
         TV x0 = LeftContext(p, bi, c0, 0, lanes), x1 = LeftContext(p, bi, c0, 1, lanes), x2 = LeftContext(p, bi, c0, 2, lanes);
@@ -101,9 +105,9 @@ internal static unsafe class MixerConvKernel<T, TV>
         {
             if (t + PrefetchRows < l)
             {
-                VectorOps.Prefetch(x + (t + PrefetchRows) * xs);
+                VectorOps.Prefetch(Elements<T, TV>.At(p.Xz, xRow + (t + PrefetchRows) * xs, xb));
                 VectorOps.Prefetch(gOutRow + (t + PrefetchRows) * e);
-                VectorOps.Prefetch(gx + (t + PrefetchRows) * xs);
+                VectorOps.Prefetch(Elements<T, TV>.At(p.GradXz, xRow + (t + PrefetchRows) * xs, xb));
             }
             TV d0 = d1;
             d1 = d2;
@@ -111,7 +115,7 @@ internal static unsafe class MixerConvKernel<T, TV>
             d3 = TV.Zero;
             if (t < l)
             {
-                TV x3 = TV.Load(x + t * xs, lanes);
+                TV x3 = Elements<T, TV>.Load(p.Xz, xRow + t * xs, xb, lanes);
                 TV pre = TV.Fma(w3, x3, TV.Fma(w2, x2, TV.Fma(w1, x1, TV.Fma(w0, x0, bias))));
                 TV sig = TV.Sigmoid(pre);
                 d3 = TV.Load(gOutRow + t * e, lanes) * sig * (TV.One + pre * (TV.One - sig));   // silu'(pre)
@@ -129,8 +133,8 @@ internal static unsafe class MixerConvKernel<T, TV>
             long s = t - 3;
             if (s >= 0)
             {
-                TV.Store(gradInput, gx + s * xs, lanes);
-                if (zeroZ) TV.Store(TV.Zero, gx + s * xs + e, lanes);
+                Elements<T, TV>.Store(gradInput, p.GradXz, xRow + s * xs, xb, lanes);
+                if (zeroZ) Elements<T, TV>.Store(TV.Zero, p.GradXz, xRow + s * xs + e, xb, lanes);
             }
             else if (p.GradLeft != 0) TV.Store(gradInput, (T*)p.GradLeft + (bi * 3 + 3 + s) * e + c0, lanes);
         }
@@ -147,7 +151,9 @@ internal static unsafe class MixerConvKernel<T, TV>
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0), k = (int)p.Kernel;
         long e = p.Channels, l = p.Length, xs = p.XzStride;
-        T* outRow = (T*)p.ConvOut + bi * l * e + c0, x = (T*)p.Xz + bi * l * xs + c0;
+        T* outRow = (T*)p.ConvOut + bi * l * e + c0;
+        long xRow = bi * l * xs + c0;                                                      // x[t] at xRow + t·xs in xz (T or bf16)
+        bool xb = p.XzBFloat16;
         TV* w = scratch, window = scratch + k;                                               // window = x[t-k+1 .. t]
         for (int j = 0; j < k; j++) w[j] = Tap(p, c0, j, lanes);
         TV bias = Bias(p, c0, lanes);
@@ -156,10 +162,10 @@ internal static unsafe class MixerConvKernel<T, TV>
         {
             if (t + PrefetchRows < l)
             {
-                VectorOps.Prefetch(x + (t + PrefetchRows) * xs);
+                VectorOps.Prefetch(Elements<T, TV>.At(p.Xz, xRow + (t + PrefetchRows) * xs, xb));
                 VectorOps.Prefetch(outRow + (t + PrefetchRows) * e);
             }
-            window[k - 1] = TV.Load(x + t * xs, lanes);
+            window[k - 1] = Elements<T, TV>.Load(p.Xz, xRow + t * xs, xb, lanes);
             TV pre = bias;
             for (int j = 0; j < k; j++) pre = TV.Fma(w[j], window[j], pre);
             TV.Store(pre * TV.Sigmoid(pre), outRow + t * e, lanes);
@@ -172,7 +178,9 @@ internal static unsafe class MixerConvKernel<T, TV>
     {
         int lanes = (int)Math.Min(Width, p.Channels - c0), k = (int)p.Kernel;
         long e = p.Channels, l = p.Length, xs = p.XzStride;
-        T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0, x = (T*)p.Xz + bi * l * xs + c0, gx = (T*)p.GradXz + bi * l * xs + c0;
+        T* gOutRow = (T*)p.GradConvOut + bi * l * e + c0;
+        long xRow = bi * l * xs + c0;                                                      // x[t] and ∂L/∂x[t] at xRow + t·xs (T or bf16)
+        bool xb = p.XzBFloat16;
         TV* w = scratch, dw = scratch + k, window = scratch + 2 * k, dWindow = scratch + 3 * k;   // x[t-k+1 .. t], ∂L/∂pre[t-k+1 .. t]
         for (int j = 0; j < k; j++)
         {
@@ -187,13 +195,13 @@ internal static unsafe class MixerConvKernel<T, TV>
             TV dPre = TV.Zero;
             if (t + PrefetchRows < l)
             {
-                VectorOps.Prefetch(x + (t + PrefetchRows) * xs);
+                VectorOps.Prefetch(Elements<T, TV>.At(p.Xz, xRow + (t + PrefetchRows) * xs, xb));
                 VectorOps.Prefetch(gOutRow + (t + PrefetchRows) * e);
-                VectorOps.Prefetch(gx + (t + PrefetchRows) * xs);
+                VectorOps.Prefetch(Elements<T, TV>.At(p.GradXz, xRow + (t + PrefetchRows) * xs, xb));
             }
             if (t < l)
             {
-                window[k - 1] = TV.Load(x + t * xs, lanes);
+                window[k - 1] = Elements<T, TV>.Load(p.Xz, xRow + t * xs, xb, lanes);
                 TV pre = bias;
                 for (int j = 0; j < k; j++) pre = TV.Fma(w[j], window[j], pre);
                 TV sig = TV.Sigmoid(pre);
@@ -208,8 +216,8 @@ internal static unsafe class MixerConvKernel<T, TV>
             long s = t - (k - 1);
             if (s >= 0)
             {
-                TV.Store(gradInput, gx + s * xs, lanes);
-                if (!p.GradXzHoldsZ) TV.Store(TV.Zero, gx + s * xs + e, lanes);
+                Elements<T, TV>.Store(gradInput, p.GradXz, xRow + s * xs, xb, lanes);
+                if (!p.GradXzHoldsZ) Elements<T, TV>.Store(TV.Zero, p.GradXz, xRow + s * xs + e, xb, lanes);
             }
             else if (p.GradLeft != 0) TV.Store(gradInput, (T*)p.GradLeft + (bi * (k - 1) + k - 1 + s) * e + c0, lanes);
             for (int j = 0; j < k - 1; j++) dWindow[j] = dWindow[j + 1];

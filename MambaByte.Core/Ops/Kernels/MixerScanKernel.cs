@@ -68,7 +68,7 @@ internal static unsafe class MixerScanKernel<T, TV>
             for (long t = t0; t < t1; t++)                                                        // pass 1: Δ_t and Δ_t·u_t
             {
                 long row = bi * l + t;
-                TV dt = Step(TV.Load((T*)p.Delta + row * e + c0, lanes) + bias, p.Softplus);
+                TV dt = Step(Elements<T, TV>.Load(p.Delta, row * e + c0, p.DeltaBFloat16, lanes) + bias, p.Softplus);
                 steps[t - t0] = dt;
                 inputs[t - t0] = dt * TV.Load((T*)p.U + row * e + c0, lanes);
             }
@@ -83,10 +83,10 @@ internal static unsafe class MixerScanKernel<T, TV>
                 if (t + chunk < l)                                                                // the next chunk's rows, for passes 1 and 3
                 {
                     long ahead = row + chunk;
-                    VectorOps.Prefetch((T*)p.Delta + ahead * e + c0);
+                    VectorOps.Prefetch(Elements<T, TV>.At(p.Delta, ahead * e + c0, p.DeltaBFloat16));
                     VectorOps.Prefetch((T*)p.U + ahead * e + c0);
-                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
-                    VectorOps.Prefetch((T*)p.Y + ahead * e + c0);
+                    if (p.Xz != 0) VectorOps.Prefetch(Elements<T, TV>.At(p.Xz, ahead * p.XzStride + p.Channels + c0, p.XzBFloat16));
+                    VectorOps.Prefetch(Elements<T, TV>.At(p.Y, ahead * e + c0, p.YBFloat16));
                 }
                 TV dt = steps[t - t0], dtu = inputs[t - t0];
                 T* bRow = (T*)p.Bc + row * p.BcStride + p.BOffset, cRow = (T*)p.Bc + row * p.BcStride + p.COffset;
@@ -115,10 +115,10 @@ internal static unsafe class MixerScanKernel<T, TV>
                 TV y = TV.Fma(skip, TV.Load((T*)p.U + row * e + c0, lanes), readouts[t - t0]);
                 if (p.Xz != 0)
                 {
-                    TV z = TV.Load((T*)p.Xz + row * p.XzStride + p.Channels + c0, lanes);
+                    TV z = Elements<T, TV>.Load(p.Xz, row * p.XzStride + p.Channels + c0, p.XzBFloat16, lanes);
                     y *= z * TV.Sigmoid(z);
                 }
-                TV.Store(y, (T*)p.Y + row * e + c0, lanes);
+                Elements<T, TV>.Store(y, p.Y, row * e + c0, p.YBFloat16, lanes);
             }
         }
         for (int j = 0; j < n; j++) TV.Store(h[j], (T*)p.Last + (bi * n + j) * e + c0, lanes);
@@ -181,7 +181,7 @@ internal static unsafe class MixerScanKernel<T, TV>
             for (long t = t0; t < t1; t++)                                                        // Δ, its slope, Δ·u: off the recurrence's chain
             {
                 long i = t - t0, row = bi * l + t;
-                TV raw = TV.Load((T*)p.Delta + row * e + c0, lanes) + bias;
+                TV raw = Elements<T, TV>.Load(p.Delta, row * e + c0, p.DeltaBFloat16, lanes) + bias;
                 TV dt = Step(raw, p.Softplus);
                 steps[i] = dt;
                 slopes[i] = p.Softplus ? TV.Sigmoid(raw) : TV.One;
@@ -193,10 +193,10 @@ internal static unsafe class MixerScanKernel<T, TV>
                 if (t0 > 0)                                                                       // the next chunk's (t0 − k ..) inputs
                 {
                     long ahead = row - k;
-                    VectorOps.Prefetch((T*)p.Delta + ahead * e + c0);
+                    VectorOps.Prefetch(Elements<T, TV>.At(p.Delta, ahead * e + c0, p.DeltaBFloat16));
                     VectorOps.Prefetch((T*)p.U + ahead * e + c0);
-                    VectorOps.Prefetch((T*)p.GradY + ahead * e + c0);
-                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.Xz + ahead * p.XzStride + p.Channels + c0);
+                    VectorOps.Prefetch(Elements<T, TV>.At(p.GradY, ahead * e + c0, p.YBFloat16));
+                    if (p.Xz != 0) VectorOps.Prefetch(Elements<T, TV>.At(p.Xz, ahead * p.XzStride + p.Channels + c0, p.XzBFloat16));
                 }
                 TV dt = steps[i], dtu = inputs[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;
@@ -229,12 +229,12 @@ internal static unsafe class MixerScanKernel<T, TV>
             for (long t = t0; t < t1; t++)                                                        // the gate's backward, ∂L/∂D
             {
                 long i = t - t0, row = bi * l + t;
-                TV u = TV.Load((T*)p.U + row * e + c0, lanes), g = TV.Load((T*)p.GradY + row * e + c0, lanes);
+                TV u = TV.Load((T*)p.U + row * e + c0, lanes), g = Elements<T, TV>.Load(p.GradY, row * e + c0, p.YBFloat16, lanes);
                 if (p.Xz != 0)
                 {
-                    TV z = TV.Load((T*)p.Xz + row * p.XzStride + p.Channels + c0, lanes), sig = TV.Sigmoid(z);
+                    TV z = Elements<T, TV>.Load(p.Xz, row * p.XzStride + p.Channels + c0, p.XzBFloat16, lanes), sig = TV.Sigmoid(z);
                     TV yPre = TV.Fma(skip, u, readouts[i]);
-                    TV.Store(g * yPre * sig * (TV.One + z * (TV.One - sig)), (T*)p.GradZ + row * p.XzStride + p.Channels + c0, lanes);
+                    Elements<T, TV>.Store(g * yPre * sig * (TV.One + z * (TV.One - sig)), p.GradZ, row * p.XzStride + p.Channels + c0, p.XzBFloat16, lanes);
                     g *= z * sig;
                 }
                 grads[i] = g;
@@ -248,7 +248,7 @@ internal static unsafe class MixerScanKernel<T, TV>
                     long ahead = row - k;
                     VectorOps.Prefetch((T*)p.GradU + ahead * e + c0);
                     VectorOps.Prefetch((T*)p.GradDelta + ahead * e + c0);
-                    if (p.Xz != 0) VectorOps.Prefetch((T*)p.GradZ + ahead * p.XzStride + p.Channels + c0);
+                    if (p.Xz != 0) VectorOps.Prefetch(Elements<T, TV>.At(p.GradZ, ahead * p.XzStride + p.Channels + c0, p.XzBFloat16));
                 }
                 TV u = TV.Load((T*)p.U + row * e + c0, lanes), dt = steps[i], dtu = inputs[i], g = grads[i];
                 T* bc = (T*)p.Bc + row * p.BcStride;
