@@ -7,8 +7,8 @@ namespace MambaByte.Train.Training;
 /// <summary>
 /// bf16 training by hand (TorchSharp has no autocast): the optimizer owns fp32 master weights; a bf16 copy of the
 /// model runs forward and backward; before each step the master weights are copied into the copy, and after
-/// backward its gradients are copied back up to fp32 for clipping and the AdamW update. CUDA only: the trainer
-/// refuses bf16 on the CPU, where libtorch's bf16 kernels are slow and the fp32 path is the reference.
+/// backward its gradients are copied back up to fp32 for clipping and the AdamW update. The same on the CPU (where
+/// <c>--dtype auto</c> picks it when the bf16 matmul measures faster) and on CUDA.
 /// </summary>
 public sealed class BFloat16Shadow
 {
