@@ -129,13 +129,13 @@ public sealed class MambaMixer : nn.Module<Tensor, Tensor>
         return output.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The dtype of the projections (in_proj's weight): bfloat16 under mixed precision, where the norms run in float32.</summary>
+    internal ScalarType ProjectionDtype => in_proj.weight!.dtype;
+
     /// <summary>
     /// The implementation <see cref="Forward"/> runs for <paramref name="kind"/>: Auto is <see cref="MixerKind.Fused"/>
     /// for CPU tensors unless the scan kind forces a tensor-op scan (Reference or Parallel).
     /// </summary>
-    /// <summary>The dtype of the projections (in_proj's weight): bfloat16 under mixed precision, where the norms run in float32.</summary>
-    internal ScalarType ProjectionDtype => in_proj.weight!.dtype;
-
     public static MixerKind Resolve(MixerKind kind, SelectiveScanKind scanKind, Tensor hidden) => kind switch
     {
         MixerKind.Auto when FusedMixer.Supports(hidden.device, hidden.dtype) && scanKind is SelectiveScanKind.Auto or SelectiveScanKind.FusedCpu => MixerKind.Fused,
