@@ -71,7 +71,8 @@ public sealed class MambaBlock : nn.Module<Tensor, Tensor>
     Tensor Accumulate(Tensor hidden, Tensor? residual)
     {
         Tensor sum = residual is null ? hidden.alias() : hidden + residual;
-        return residualInFp32 && sum.dtype is ScalarType.Float16 or ScalarType.BFloat16 ? sum.to_type(ScalarType.Float32) : sum;
+        ScalarType dtype = SumDtype(hidden, residual);
+        return sum.dtype == dtype ? sum : sum.to_type(dtype);
     }
 
     /// <summary>The dtype <see cref="Accumulate"/> gives the residual stream.</summary>

@@ -29,13 +29,7 @@ internal sealed class AddRmsNormFunction : autograd.MultiTensorFunction<AddRmsNo
         Tensor y = empty(rows, d, dtype: outDtype);
         Tensor? sum = keepSum ? empty(rows, d, dtype: compute) : null;
         Tensor rstd = empty(rows, dtype: compute);
-        var args = new AddRmsNormRows
-        {
-            Count = rows, Width = (int)d, Eps = eps,
-            Input = TensorAddress.Of(x), InputBFloat16 = x.dtype == ScalarType.BFloat16, Residual = TensorAddress.Of(residual),
-            Weight = TensorAddress.Of(weight), Sum = TensorAddress.Of(sum), Output = TensorAddress.Of(y),
-            OutputBFloat16 = outDtype == ScalarType.BFloat16, Rstd = TensorAddress.Of(rstd),
-        };
+        var args = Rows(x, residual, weight, outDtype, rstd) with { Eps = eps, Sum = TensorAddress.Of(sum), Output = TensorAddress.Of(y) };
         if (compute == ScalarType.Float64) AddRmsNormKernel<double>.Forward(args);
         else AddRmsNormKernel<float>.Forward(args);
 
@@ -61,11 +55,8 @@ internal sealed class AddRmsNormFunction : autograd.MultiTensorFunction<AddRmsNo
         Tensor gx = empty_like(x);
         Tensor? gResidual = residual is null ? null : empty_like(residual);
         Tensor gWeightPartial = empty(tasks, d, dtype: compute);
-        var args = new AddRmsNormRows
+        var args = Rows(x, residual, weight, outDtype, rstd) with
         {
-            Count = rows, Width = (int)d,
-            Input = TensorAddress.Of(x), InputBFloat16 = x.dtype == ScalarType.BFloat16, Residual = TensorAddress.Of(residual),
-            Weight = TensorAddress.Of(weight), OutputBFloat16 = outDtype == ScalarType.BFloat16, Rstd = TensorAddress.Of(rstd),
             GradOutput = TensorAddress.Of(gy), GradSum = TensorAddress.Of(gSum), GradInput = TensorAddress.Of(gx),
             GradResidual = TensorAddress.Of(gResidual), GradWeightPartial = TensorAddress.Of(gWeightPartial),
         };
@@ -75,4 +66,12 @@ internal sealed class AddRmsNormFunction : autograd.MultiTensorFunction<AddRmsNo
         Tensor?[] grads = [gx, gResidual, gWeight, null, null, null];
         return grads.Select(g => g?.MoveToOuterDisposeScope()!).ToList();
     }
+
+    // What forward and backward both hand the kernel: the operands, the dtypes of x and y, rstd.
+    static AddRmsNormRows Rows(Tensor x, Tensor? residual, Tensor weight, ScalarType outDtype, Tensor rstd) => new()
+    {
+        Count = x.shape[0], Width = (int)x.shape[1],
+        Input = TensorAddress.Of(x), InputBFloat16 = x.dtype == ScalarType.BFloat16, Residual = TensorAddress.Of(residual),
+        Weight = TensorAddress.Of(weight), OutputBFloat16 = outDtype == ScalarType.BFloat16, Rstd = TensorAddress.Of(rstd),
+    };
 }

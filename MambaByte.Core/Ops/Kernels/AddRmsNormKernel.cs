@@ -14,8 +14,7 @@ namespace MambaByte.Core.Ops.Kernels;
 internal static unsafe class AddRmsNormKernel<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>, IRootFunctions<T>
 {
     /// <summary>How many tasks a call of this size splits its rows into (each has its own ∂L/∂w partial).</summary>
-    public static int Tasks(long rows, int width) =>
-        rows * width < MixerKernel<T>.SerialWork || FusedMixer.Threads == 1 ? 1 : (int)Math.Min(rows, 4L * FusedMixer.Threads);
+    public static int Tasks(long rows, int width) => MixerKernel<T>.Tasks(rows, rows * width);
 
     public static void Forward(in AddRmsNormRows p)
     {
@@ -53,8 +52,7 @@ internal static unsafe class AddRmsNormKernel<T> where T : unmanaged, IBinaryFlo
             for (long r = args.Count * task / tasks, end = args.Count * (task + 1) / tasks; r < end; r++)
             {
                 T rstd = ((T*)args.Rstd)[r];
-                Load(args.Input, args.InputBFloat16, r, d, s);                                   // s again: cheaper than keeping it
-                if (args.Residual != 0) TensorPrimitives.Add(s, Row(args.Residual, r, d), s);
+                Sum(args, r, s);                                                                 // s again: cheaper than keeping it
                 TensorPrimitives.Multiply(s, rstd, s);                                           // ŝ
                 if (args.GradOutput != 0)
                 {
@@ -73,11 +71,17 @@ internal static unsafe class AddRmsNormKernel<T> where T : unmanaged, IBinaryFlo
         });
     }
 
-    // s = x + residual for row r; returns rstd = 1/√(mean(s²) + eps).
-    static T SumAndRstd(in AddRmsNormRows p, long r, Span<T> s)
+    // s = x + residual for row r.
+    static void Sum(in AddRmsNormRows p, long r, Span<T> s)
     {
         Load(p.Input, p.InputBFloat16, r, p.Width, s);
         if (p.Residual != 0) TensorPrimitives.Add(s, Row(p.Residual, r, p.Width), s);
+    }
+
+    // s = x + residual for row r; returns rstd = 1/√(mean(s²) + eps).
+    static T SumAndRstd(in AddRmsNormRows p, long r, Span<T> s)
+    {
+        Sum(p, r, s);
         T mean = TensorPrimitives.SumOfSquares<T>(s) / T.CreateChecked(p.Width);
         return T.One / T.Sqrt(mean + T.CreateChecked(p.Eps));
     }

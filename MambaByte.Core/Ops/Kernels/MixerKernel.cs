@@ -60,16 +60,19 @@ internal static unsafe class MixerKernel<T> where T : unmanaged, IBinaryFloating
 
     // ---------------------------------------------------------------- helpers
 
+    /// <summary>How many tasks <see cref="For"/> splits <paramref name="items"/> of this much work into: 1 (the calling thread) when the work is small, else a few per core.</summary>
+    internal static int Tasks(long items, long work) =>
+        work < SerialWork || items == 1 || FusedMixer.Threads == 1 ? 1 : (int)Math.Min(items, 4L * FusedMixer.Threads);
+
     /// <summary>Runs <paramref name="body"/> for 0..items−1: inline when the work is small, else on the thread pool in a few chunks per core.</summary>
     internal static void For(long items, long work, Action<long> body)
     {
-        int threads = FusedMixer.Threads;
-        if (work < SerialWork || items == 1 || threads == 1)
+        int tasks = Tasks(items, work);
+        if (tasks == 1)
         {
             for (long i = 0; i < items; i++) body(i);
             return;
         }
-        int tasks = (int)Math.Min(items, 4L * threads);
         Parallel.For(0, tasks, task =>
         {
             for (long i = items * task / tasks, end = items * (task + 1) / tasks; i < end; i++) body(i);
