@@ -51,8 +51,11 @@ public sealed class BenchCommandTests
         JsonElement[] mixers = root.GetProperty("Mixers").EnumerateArray().ToArray();
         Assert.Equal(plan.MixerCases.Select(c => (c.DModel, c.Context)), mixers.Select(m => (m.GetProperty("DModel").GetInt32(), m.GetProperty("Context").GetInt32())));
         foreach (JsonElement m in mixers)
-            Assert.Equal(m.GetProperty("TensorOpsMs").GetProperty("Median").GetDouble() / m.GetProperty("FusedMs").GetProperty("Median").GetDouble(),
-                m.GetProperty("Speedup").GetDouble(), 9);
+        {
+            double tensorOpsMs = m.GetProperty("TensorOpsMs").GetProperty("Median").GetDouble();
+            Assert.Equal(tensorOpsMs / m.GetProperty("FusedMs").GetProperty("Median").GetDouble(), m.GetProperty("Speedup").GetDouble(), 9);
+            Assert.Equal(tensorOpsMs / m.GetProperty("ProductsMs").GetProperty("Median").GetDouble(), m.GetProperty("Ceiling").GetDouble(), 9);
+        }
 
         // Training: every architecture in every dtype at every context; MFU and training GFLOP/s recomputed from the
         // FLOPs/byte of the model config counted by hand (Mamba) or by the config (baselines) and the step time.
@@ -71,6 +74,13 @@ public sealed class BenchCommandTests
             double matmulFlops = t.GetProperty("MatmulGflopsSameRounds").GetDouble() * 1e9;
             Assert.Equal(flopsPerByte * bytesPerSecond / matmulFlops, t.GetProperty("Mfu").GetDouble(), 9);
             Assert.Equal(flopsPerByte * bytesPerSecond / 1e9, t.GetProperty("TrainingGflops").GetDouble(), 9);
+            // Mamba rows carry the products-alone step time and the MFU at it; the baselines neither.
+            bool mamba = t.GetProperty("Architecture").GetString() == "mamba";
+            Assert.Equal(mamba ? JsonValueKind.Object : JsonValueKind.Null, t.GetProperty("ProductsMs").ValueKind);
+            if (mamba)
+                Assert.Equal(flopsPerByte * context / (t.GetProperty("ProductsMs").GetProperty("Median").GetDouble() * 1e-3) / matmulFlops,
+                    t.GetProperty("MfuCeiling").GetDouble(), 9);
+            else Assert.Equal(JsonValueKind.Null, t.GetProperty("MfuCeiling").ValueKind);
             if (t.GetProperty("Architecture").GetString() != "transformer") continue;
             // The Transformer's FLOPs/byte counted by hand from the plan's shape (README: 3·(L·(8d² + 6dh) + 4dL·(c+1)/2 + 2·256·d),
             // h = 8d/3 rounded up to a multiple of 8), so the MFU rests on a count the bench code did not make.
@@ -120,6 +130,26 @@ public sealed class BenchCommandTests
             // Skipped: bf16 without AMX, and speculative decoding between untrained models (the quick bench has no checkpoints).
             Assert.Equal((name.Contains("AMX", StringComparison.Ordinal) && !amx) || name.Contains("speculative", StringComparison.Ordinal), skipped);
         }
+        // Ceilings: the mixer targets' is the mixer row's, the MFU targets' the Mamba row's, the bf16 target's the ratio of
+        // the two dtypes' products-alone medians; the per-FLOP targets have none.
+        double ProductsMs(string dtype, int context) => training.Single(r => r.GetProperty("Architecture").GetString() == "mamba"
+            && r.GetProperty("Dtype").GetString() == dtype && r.GetProperty("Context").GetInt32() == context).GetProperty("ProductsMs").GetProperty("Median").GetDouble();
+        foreach (JsonElement t in targets)
+        {
+            string name = t.GetProperty("Target").GetString()!;
+            JsonElement ceiling = t.GetProperty("Ceiling");
+            if (name.StartsWith("Fused mixer", StringComparison.Ordinal))
+                Assert.Equal(mixers.Single(m => name.EndsWith($"(d_model {m.GetProperty("DModel").GetInt32()}, context {m.GetProperty("Context").GetInt32()})", StringComparison.Ordinal))
+                    .GetProperty("Ceiling").GetDouble(), ceiling.GetDouble(), 12);
+            else if (name.StartsWith("Mamba bf16 training", StringComparison.Ordinal))
+            {
+                int context = plan.TrainingContexts.Single(c => name.EndsWith($"context {c})", StringComparison.Ordinal));
+                Assert.Equal(ProductsMs("float32", context) / ProductsMs("bfloat16", context), ceiling.GetDouble(), 9);
+            }
+            else if (name.StartsWith("Mamba training MFU", StringComparison.Ordinal)) Assert.True(ceiling.GetDouble() > 0);
+            else if (name.StartsWith("Mamba training FLOP/s", StringComparison.Ordinal)) Assert.Equal(JsonValueKind.Null, ceiling.ValueKind);
+        }
+
         // The per-FLOP ratio of a target is the two rows' training GFLOP/s.
         JsonElement perFlop = targets.First(t => t.GetProperty("Target").GetString()!.StartsWith("Mamba training FLOP/s >= Transformer", StringComparison.Ordinal));
         double Gflops(string arch) => training.First(r => r.GetProperty("Architecture").GetString() == arch).GetProperty("TrainingGflops").GetDouble();

@@ -195,6 +195,16 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
             }
             Tensor window = RandomBytes(context + 1, Seed + context);
             Tensor input = window.narrow(1, 0, context), target = window.narrow(1, 1, context);   // (1, context) each
+
+            // Mamba's products alone in each dtype, timed in the same rounds: the ceilings of its targets.
+            var mambaConfig = (MambaConfig)set.Config(MambaConfig.ArchitectureName);
+            var productEntries = plan.TrainingDtypes.ToDictionary(d => d, d => new MambaProducts(mambaConfig, d == "bfloat16" ? bfloat16 : float32, device, Seed));
+            Dictionary<string, Tensor> productsInput;
+            using (var inputGen = new Generator(Seed + 1))
+            {
+                Tensor x = randn([1, context, mambaConfig.DModel], generator: inputGen).to(device);
+                productsInput = productEntries.ToDictionary(kv => kv.Key, kv => x.to_type(kv.Value.Dtype));
+            }
             using var gen = new Generator(Seed);
             int n = plan.MatmulSize;
             var operands = plan.TrainingDtypes.ToDictionary(d => d, d =>
@@ -214,14 +224,24 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                 optimizer.step();
             };
 
+            Action ProductsStep(string dtype) => () =>
+            {
+                using var step = NewDisposeScope();
+                productEntries[dtype].Step(productsInput[dtype], target);
+            };
+
             for (int i = 0; i < entries.Count; i++) Stopwatches.TimeMs(Step(i), plan.TrainingWarmup, 1, Synchronize, ct);
+            foreach (string dtype in plan.TrainingDtypes) Stopwatches.TimeMs(ProductsStep(dtype), plan.TrainingWarmup, 1, Synchronize, ct);
             var samples = entries.Select(_ => new List<double>()).ToArray();
             var matmul = plan.TrainingDtypes.ToDictionary(d => d, _ => new List<double>());
+            var productSamples = plan.TrainingDtypes.ToDictionary(d => d, _ => new List<double>());
             for (int round = 0; round < plan.TrainingRepeats; round++)
             {
                 for (int i = 0; i < entries.Count; i++) samples[i].Add(Stopwatches.TimeMs(Step(i), 0, 1, Synchronize, ct).Median);
+                foreach (string dtype in plan.TrainingDtypes) productSamples[dtype].Add(Stopwatches.TimeMs(ProductsStep(dtype), 0, 1, Synchronize, ct).Median);
                 foreach (string dtype in plan.TrainingDtypes) matmul[dtype].Add(MatmulFlopsPerSecond(operands[dtype].A, operands[dtype].B));
             }
+            foreach (MambaProducts products in productEntries.Values) products.Dispose();
 
             var rows = new List<TrainingRow>();
             for (int i = 0; i < entries.Count; i++)
@@ -231,8 +251,9 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                 Spread ms = Spread.Of(samples[i]);
                 Spread bytesPerSecond = ms.Inverted(t => context / (t * 1e-3));
                 double flopsPerByte = master.TrainingFlopsPerByte(context);
+                Spread? productsMs = architecture == MambaConfig.ArchitectureName ? Spread.Of(productSamples[dtype]) : null;
                 rows.Add(new TrainingRow(set.Name, dtype, architecture, context, plan.TrainingRepeats, ms, bytesPerSecond, flopsPerByte,
-                    matmulFlops / 1e9, flopsPerByte * bytesPerSecond.Median / matmulFlops));
+                    matmulFlops / 1e9, flopsPerByte * bytesPerSecond.Median / matmulFlops, productsMs));
             }
             return rows;
         }
@@ -272,19 +293,30 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                 (mixer.Forward(hidden, null, SelectiveScanKind.Auto, kind) * gradOut).sum().backward();
             };
 
+            using var products = new MambaProducts(new MambaConfig { DModel = dModel, NLayer = 1 }, float32, device, Seed);
+            Action ProductsPass = () =>
+            {
+                hidden.grad?.zero_();
+                products.MixerStep(hidden, gradOut);
+            };
+
             Stopwatches.TimeMs(Pass(MixerKind.TensorOps), 5, 1, Synchronize, ct);
             Stopwatches.TimeMs(Pass(MixerKind.Fused), 5, 1, Synchronize, ct);
+            Stopwatches.TimeMs(ProductsPass, 5, 1, Synchronize, ct);
             var tensorOps = new List<double>();
             var fused = new List<double>();
+            var productsOnly = new List<double>();
             int repeats = plan.IsQuick ? 5 : 7;
             for (int r = 0; r < repeats; r++)
             {
                 tensorOps.Add(Stopwatches.TimeMs(Pass(MixerKind.TensorOps), 0, 1, Synchronize, ct).Median);
                 fused.Add(Stopwatches.TimeMs(Pass(MixerKind.Fused), 0, 1, Synchronize, ct).Median);
+                productsOnly.Add(Stopwatches.TimeMs(ProductsPass, 0, 1, Synchronize, ct).Median);
             }
-            var row = new MixerRow(dModel, context, repeats, Spread.Of(tensorOps), Spread.Of(fused));
+            var row = new MixerRow(dModel, context, repeats, Spread.Of(tensorOps), Spread.Of(fused), Spread.Of(productsOnly));
             rows.Add(row);
-            progress($"mixer d_model {dModel} context {context}: tensor ops {row.TensorOpsMs.Median:F2} ms, fused {row.FusedMs.Median:F2} ms forward+backward ({row.Speedup:F1}x)");
+            progress($"mixer d_model {dModel} context {context}: tensor ops {row.TensorOpsMs.Median:F2} ms, fused {row.FusedMs.Median:F2} ms, " +
+                     $"products alone {row.ProductsMs.Median:F2} ms forward+backward ({row.Speedup:F1}x, ceiling {row.Ceiling:F1}x)");
         }
         return rows;
     }
