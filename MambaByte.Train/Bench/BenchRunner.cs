@@ -175,6 +175,7 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
     {
         using var scope = NewDisposeScope();
         var entries = new List<(string Architecture, string Dtype, ByteLanguageModel Master, BFloat16Shadow? Shadow, optim.Optimizer Optimizer)>();
+        var productEntries = new Dictionary<string, MambaProducts>();
         try
         {
             foreach (string architecture in Architectures)
@@ -198,7 +199,7 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
 
             // Mamba's products alone in each dtype, timed in the same rounds: the ceilings of its targets.
             var mambaConfig = (MambaConfig)set.Config(MambaConfig.ArchitectureName);
-            var productEntries = plan.TrainingDtypes.ToDictionary(d => d, d => new MambaProducts(mambaConfig, d == "bfloat16" ? bfloat16 : float32, device, Seed));
+            foreach (string dtype in plan.TrainingDtypes) productEntries[dtype] = new MambaProducts(mambaConfig, TypeOf(dtype), device, Seed);
             Dictionary<string, Tensor> productsInput;
             using (var inputGen = new Generator(Seed + 1))
             {
@@ -209,8 +210,7 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
             int n = plan.MatmulSize;
             var operands = plan.TrainingDtypes.ToDictionary(d => d, d =>
             {
-                ScalarType type = d == "bfloat16" ? bfloat16 : float32;
-                return (A: randn([n, n], generator: gen).to(device).to_type(type), B: randn([n, n], generator: gen).to(device).to_type(type));
+                return (A: randn([n, n], generator: gen).to(device).to_type(TypeOf(d)), B: randn([n, n], generator: gen).to(device).to_type(TypeOf(d)));
             });
 
             Action Step(int i) => () =>
@@ -224,11 +224,7 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                 optimizer.step();
             };
 
-            Action ProductsStep(string dtype) => () =>
-            {
-                using var step = NewDisposeScope();
-                productEntries[dtype].Step(productsInput[dtype], target);
-            };
+            Action ProductsStep(string dtype) => () => productEntries[dtype].Step(productsInput[dtype], target);   // Step has its own dispose scope
 
             for (int i = 0; i < entries.Count; i++) Stopwatches.TimeMs(Step(i), plan.TrainingWarmup, 1, Synchronize, ct);
             foreach (string dtype in plan.TrainingDtypes) Stopwatches.TimeMs(ProductsStep(dtype), plan.TrainingWarmup, 1, Synchronize, ct);
@@ -241,7 +237,6 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                 foreach (string dtype in plan.TrainingDtypes) productSamples[dtype].Add(Stopwatches.TimeMs(ProductsStep(dtype), 0, 1, Synchronize, ct).Median);
                 foreach (string dtype in plan.TrainingDtypes) matmul[dtype].Add(MatmulFlopsPerSecond(operands[dtype].A, operands[dtype].B));
             }
-            foreach (MambaProducts products in productEntries.Values) products.Dispose();
 
             var rows = new List<TrainingRow>();
             for (int i = 0; i < entries.Count; i++)
@@ -265,8 +260,12 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                 e.Shadow?.Working.Dispose();
                 e.Master.Dispose();
             }
+            foreach (MambaProducts products in productEntries.Values) products.Dispose();
         }
     }
+
+    /// <summary>The tensor dtype of a plan's dtype name ("float32" or "bfloat16").</summary>
+    static ScalarType TypeOf(string dtype) => dtype == "bfloat16" ? bfloat16 : float32;
 
     /// <summary>
     /// One Mamba mixer per planned (d_model, context): forward and backward on a (1, context, d_model) input through the

@@ -22,10 +22,11 @@ public sealed class MambaProducts : IDisposable
     {
         this.config = config;
         long d = config.DModel, e = config.DInner, r = config.ResolvedDtRank, n = config.DState;
+        using var scope = NewDisposeScope();                                                   // the draws' temporaries
         using var gen = new Generator(unchecked((ulong)seed));
         Tensor Make(params long[] shape) =>
-            (randn(shape, generator: gen) * (1.0 / Math.Sqrt(shape[^1]))).to(dtype).to(device).requires_grad_();
-        Tensor? MaybeBias(bool present, long size) => present ? zeros(size, dtype: dtype, device: device).requires_grad_() : null;
+            (randn(shape, generator: gen) * (1.0 / Math.Sqrt(shape[^1]))).to(dtype).to(device).requires_grad_().MoveToOuterDisposeScope();
+        Tensor? MaybeBias(bool present, long size) => present ? zeros(size, dtype: dtype, device: device).requires_grad_().MoveToOuterDisposeScope() : null;
         var w = new List<Tensor>();
         var b = new List<Tensor?>();
         for (int i = 0; i < config.NLayer; i++)
