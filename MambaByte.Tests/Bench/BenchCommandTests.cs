@@ -55,6 +55,9 @@ public sealed class BenchCommandTests
             double tensorOpsMs = m.GetProperty("TensorOpsMs").GetProperty("Median").GetDouble();
             Assert.Equal(tensorOpsMs / m.GetProperty("FusedMs").GetProperty("Median").GetDouble(), m.GetProperty("Speedup").GetDouble(), 9);
             Assert.Equal(tensorOpsMs / m.GetProperty("ProductsMs").GetProperty("Median").GetDouble(), m.GetProperty("Ceiling").GetDouble(), 9);
+            // at least the planned warm-up rounds, and timed rounds within the plan's bounds
+            Assert.InRange(m.GetProperty("Warmup").GetInt32(), plan.MixerWarmupRounds, int.MaxValue);
+            Assert.InRange(m.GetProperty("Repeats").GetInt32(), plan.MixerRounds, plan.MixerMaxRounds);
         }
 
         // Training: every architecture in every dtype at every context; MFU and training GFLOP/s recomputed from the

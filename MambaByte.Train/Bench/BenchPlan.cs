@@ -1,3 +1,4 @@
+using MambaByte.Core.Diagnostics;
 using MambaByte.Core.Models;
 using MambaByte.Core.Architectures.Mamba;
 using MambaByte.Core.Architectures.MegaByte;
@@ -41,6 +42,23 @@ public sealed record BenchPlan
 
     /// <summary>Mamba mixers timed forward+backward, fused against tensor ops: (d_model, context), batch 1.</summary>
     public required (int DModel, int Context)[] MixerCases { get; init; }
+
+    /// <summary>
+    /// The mixer section's warm-up per case (<see cref="Stopwatches.WarmUp"/>): the three passes alternated for at least
+    /// <see cref="MixerWarmupRounds"/> rounds and <see cref="MixerWarmupMs"/>, then until <see cref="MixerSettledRounds"/>
+    /// rounds or <see cref="MixerWarmupMaxMs"/>. Five rounds alone left the first case (d_model 96, a few ms a pass)
+    /// timing tier-0 code: on the AMX Xeon, with 5 warm-up rounds against 60 (7 timed rounds each, three processes each),
+    /// the fused mixer's median was 7.3, 9.2 and 3.5 ms against 2.5, 6.3 and 2.9 ms.
+    /// </summary>
+    public int MixerWarmupRounds { get; init; } = 5;
+    public int MixerSettledRounds { get; init; } = 60;
+    public double MixerWarmupMs { get; init; } = 1500;
+    public double MixerWarmupMaxMs { get; init; } = 4000;
+
+    /// <summary>Timed rounds per mixer case: as many as fit in <see cref="MixerBudgetMs"/> at the warm-up's last round, within [<see cref="MixerRounds"/>, <see cref="MixerMaxRounds"/>].</summary>
+    public int MixerRounds { get; init; } = 7;
+    public int MixerMaxRounds { get; init; } = 41;
+    public double MixerBudgetMs { get; init; } = 3000;
 
     public required long[] GenerationPositions { get; init; }
     public int GenerationWarmupBytes { get; init; } = 8;
@@ -137,6 +155,7 @@ public sealed record BenchPlan
         ScanBatch = 2, ScanChannels = 128, ScanStates = 16, ScanLengths = [128, 256, 512], ScanRuns = (_, _) => (1, 3),
         TrainingContexts = [64, 128, 256], TrainingRepeats = 2,
         MixerCases = [(96, 64), (96, 128), (96, 256)],
+        MixerWarmupMs = 200, MixerWarmupMaxMs = 600, MixerRounds = 5, MixerMaxRounds = 15, MixerBudgetMs = 300,
         GenerationPositions = [10, 50, 200], GenerationRounds = 3,
         DecodingShapes = [new() { DModel = 64, NLayer = 2 }, new() { DModel = 128, NLayer = 2 }], DecodingBatches = [1, 4],
         DecodingRoundBytes = 4, DecodingRoundMs = 5, DecodingRounds = 2, PromptBytes = 256, PromptRounds = 2,

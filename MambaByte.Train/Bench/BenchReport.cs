@@ -33,10 +33,10 @@ public static class BenchReport
         foreach (ModelRow r in results.Models)
             models.Add(r.Set, r.Architecture, r.Parameters.ToString("N0", CultureInfo.InvariantCulture), F(r.ParametersVsMamba, "F3"), r.Shape);
 
-        var mixers = new BenchTable("Mamba mixer forward+backward (fp32, batch 1, d_inner 2 x d_model, d_state 16; tensor ops, fused and the four products alone timed alternately; ceiling = tensor ops / products alone)",
+        var mixers = new BenchTable("Mamba mixer forward+backward (fp32, batch 1, d_inner 2 x d_model, d_state 16; tensor ops, fused and the four products alone timed alternately, runs = warm-up + timed rounds; ceiling = tensor ops / products alone)",
             "d_model", "context", "runs", "tensor ops ms", "fused ms", "products alone ms", "speed-up", "ceiling");
         foreach (MixerRow r in results.Mixers)
-            mixers.Add(r.DModel.ToString(CultureInfo.InvariantCulture), r.Context.ToString(CultureInfo.InvariantCulture), r.Repeats.ToString(CultureInfo.InvariantCulture),
+            mixers.Add(r.DModel.ToString(CultureInfo.InvariantCulture), r.Context.ToString(CultureInfo.InvariantCulture), $"{r.Warmup}+{r.Repeats}",
                 Range(r.TensorOpsMs, "F2"), Range(r.FusedMs, "F2"), Range(r.ProductsMs, "F2"), F(r.Speedup, "F1") + "x", F(r.Ceiling, "F1") + "x");
 
         var training = new BenchTable("Training (AdamW step, batch 1, all rows of a context interleaved round by round; training GFLOP/s = FLOPs/byte x bytes/s; MFU = that / matmul FLOP/s of the row's dtype in the same rounds; Mamba's products alone timed in the same rounds, MFU ceiling = the MFU at their step time)",

@@ -299,20 +299,19 @@ public sealed class BenchRunner(BenchPlan plan, Device device, Action<string> pr
                 products.MixerStep(hidden, gradOut);
             };
 
-            Stopwatches.TimeMs(Pass(MixerKind.TensorOps), 5, 1, Synchronize, ct);
-            Stopwatches.TimeMs(Pass(MixerKind.Fused), 5, 1, Synchronize, ct);
-            Stopwatches.TimeMs(ProductsPass, 5, 1, Synchronize, ct);
+            var (warmup, roundMs) = Stopwatches.WarmUp([Pass(MixerKind.TensorOps), Pass(MixerKind.Fused), ProductsPass], plan.MixerWarmupRounds,
+                plan.MixerSettledRounds, TimeSpan.FromMilliseconds(plan.MixerWarmupMs), TimeSpan.FromMilliseconds(plan.MixerWarmupMaxMs), Synchronize, ct);
             var tensorOps = new List<double>();
             var fused = new List<double>();
             var productsOnly = new List<double>();
-            int repeats = plan.IsQuick ? 5 : 7;
+            int repeats = Stopwatches.RoundsFor(roundMs, plan.MixerBudgetMs, plan.MixerRounds, plan.MixerMaxRounds);
             for (int r = 0; r < repeats; r++)
             {
                 tensorOps.Add(Stopwatches.TimeMs(Pass(MixerKind.TensorOps), 0, 1, Synchronize, ct).Median);
                 fused.Add(Stopwatches.TimeMs(Pass(MixerKind.Fused), 0, 1, Synchronize, ct).Median);
                 productsOnly.Add(Stopwatches.TimeMs(ProductsPass, 0, 1, Synchronize, ct).Median);
             }
-            var row = new MixerRow(dModel, context, repeats, Spread.Of(tensorOps), Spread.Of(fused), Spread.Of(productsOnly));
+            var row = new MixerRow(dModel, context, warmup, repeats, Spread.Of(tensorOps), Spread.Of(fused), Spread.Of(productsOnly));
             rows.Add(row);
             progress($"mixer d_model {dModel} context {context}: tensor ops {row.TensorOpsMs.Median:F2} ms, fused {row.FusedMs.Median:F2} ms, " +
                      $"products alone {row.ProductsMs.Median:F2} ms forward+backward ({row.Speedup:F1}x, ceiling {row.Ceiling:F1}x)");
