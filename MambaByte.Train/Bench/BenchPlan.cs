@@ -32,7 +32,9 @@ public sealed record BenchPlan
 
     public required int[] TrainingContexts { get; init; }
     /// <summary>
-    /// Warm-up steps per training entry, then timed rounds (every entry once per round). The full plan takes 2 and 5:
+    /// Warm-up steps per training entry, then timed rounds (every entry once per round). The warm-up goes through
+    /// <c>Stopwatches.TimeMs(step, TrainingWarmup, 1, …)</c>, whose one timed step is discarded, so each entry runs
+    /// TrainingWarmup + 1 untimed steps. The full plan takes 2 and 5:
     /// with 3 rounds on the shared VM one slow round in three set a median (the Mamba fp32 step at 1024 ran
     /// 387–690 ms in one run, its products alone 162–666 ms), and the PASS/MISS of a target near its threshold flipped
     /// between two runs of one build; a median of 5 stands two slow rounds. About 80 s more than 1 + 3.
